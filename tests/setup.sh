@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs everything the demo and the test suite need on a fresh Debian 12 machine.
+# Idempotent: a second run only checks. Python tools go into a venv outside the repository.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${LIVE_SMTP_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/mailops-live-smtp/venv}
+PYTHON=${LIVE_SMTP_PYTHON:-python3}
+
+apt_packages=(postfix msmtp swaks libsasl2-modules ca-certificates openssl rsync git)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Postfix must not start configuring itself as a mail server; the roles configure it.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating venv $VENV"
+  mkdir -p "$(dirname "$VENV")"
+  "$PYTHON" -m venv "$VENV"
+fi
+if ! cmp -s "$ROOT/tests/requirements.txt" "$VENV/.requirements.installed" 2>/dev/null; then
+  echo "setup: installing Python packages into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/tests/requirements.txt"
+  cp "$ROOT/tests/requirements.txt" "$VENV/.requirements.installed"
+fi
+
+# ansible-test bootstraps each venv with a get-pip script it downloads from a host this machine cannot reach.
+# A stand-in with the same interface builds pip from the interpreter's own ensurepip instead.
+cache="$HOME/.ansible/test/cache"
+mkdir -p "$cache"
+for ver in 24_2 25_2; do
+  cat > "$cache/get_pip_$ver.py" <<'PY'
+"""Offline stand-in for ansible-test's get-pip bootstrap (written by tests/setup.sh)."""
+import subprocess
+import sys
+
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+subprocess.run([sys.executable, "-m", "ensurepip", "--default-pip"], check=True, stdout=subprocess.DEVNULL)
+subprocess.run([sys.executable, "-m", "pip", "install", "-q"] + args, check=True)
+PY
+done
+echo "setup: ready (venv $VENV)"
