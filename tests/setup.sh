@@ -7,7 +7,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${LIVE_SMTP_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/mailops-live-smtp/venv}
 PYTHON=${LIVE_SMTP_PYTHON:-python3}
 
-apt_packages=(postfix msmtp swaks libsasl2-modules ca-certificates openssl rsync git)
+# python3-venv: ensurepip, used by our venv and by the get-pip stand-in below; shellcheck: ansible-test's shellcheck
+# sanity test; locales: en_US.UTF-8, the locale ansible-test expects.
+apt_packages=(python3 python3-venv postfix msmtp swaks libsasl2-modules ca-certificates openssl rsync git shellcheck locales)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,8 +19,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   # Postfix must not start configuring itself as a mail server; the roles configure it.
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! locale -a 2>/dev/null | grep -qx 'en_US.utf8'; then
+  echo "setup: generating locale en_US.UTF-8"
+  sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+  grep -qx 'en_US.UTF-8 UTF-8' /etc/locale.gen || echo 'en_US.UTF-8 UTF-8' >> /etc/locale.gen
+  locale-gen >/dev/null
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then
