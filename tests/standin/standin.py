@@ -1,0 +1,1139 @@
+# -*- coding: utf-8 -*-
+"""Local stand-in for Microsoft's SMTP submission service, its OAuth2 token endpoint and a DNS responder.
+
+Tests only. Listens on 127.0.0.1, writes STATE_DIR/ready.json when up, stops on SIGTERM/SIGINT or after --lifetime.
+The contract (scenarios, files, ready.json) is in docs/architecture.md; how to run it by hand in README.md here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import datetime
+import email.parser
+import email.policy
+import email.utils
+import ipaddress
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import ssl
+import sys
+import time
+import urllib.parse
+import uuid
+import warnings
+
+HOST = '127.0.0.1'
+MAX_SIZE = 157286400
+MAX_RECIPIENTS = 500
+LINE_LIMIT = 1 << 20
+SMTP_SCOPE = 'https://outlook.office.com/SMTP.Send'
+DEFAULT_USER = 'standin@outlook.com'
+CERT_NAMES = ('localhost', 'smtp-mail.outlook.com', 'smtp.office365.com', 'smtp.live.com')
+
+# Microsoft's reply texts (docs OUTLOOK-FACTS.md); the classifier in plugins/module_utils/_outlook.py is tested on them.
+R_AUTH_OK = '235 2.7.0 Authentication successful'
+R_AUTH_FAILED = '535 5.7.3 Authentication unsuccessful'
+R_UNRECOGNIZED_AUTH = '504 5.7.4 Unrecognized authentication type'
+R_SEND_HELLO = '503 5.5.2 Send hello first'
+R_NOT_AUTHENTICATED = '530 5.7.57 Client not authenticated to send mail'
+R_BAD_XOAUTH2 = '501 5.5.124 Invalid XOAUTH2 auth data'
+R_TLS_OLD = ('421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to support TLS 1.2. '
+             'Visit https://aka.ms/smtp_auth_tls.')
+R_BASIC_DISABLED = '535 5.7.139 Authentication unsuccessful, basic authentication is disabled.'
+R_TENANT_DISABLED = ('535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. '
+                     'Visit https://aka.ms/smtp_auth_disabled for more information.')
+R_SECURITY_DEFAULTS = ("535 5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults "
+                       "policy. Contact your administrator.")
+R_BASIC_RETIRED = '550 5.7.30 Basic authentication is not supported for Client Submission.'
+R_ACCOUNT_LOCKED = '550 5.3.4 Requested action not taken; To continue sending messages, please sign in to your account.'
+R_SPAM_QUOTA = ('554 5.2.0 STOREDRV.Submission.Exception:OutboundSpamException; Failed to process message due to a '
+                'permanent exception with message WASCL UserAction verdict is not None. Actual verdict is RefuseQuota, '
+                'ShowTierUpgrade. OutboundSpamException: WASCL UserAction verdict is not None.')
+R_SUBMISSION_QUOTA = ('554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process '
+                      'message due to a permanent exception with message Cannot submit message.')
+R_TEMP_ERROR = '451 4.7.0 Temporary server error. Please try again later. PRX4'
+R_BANNER_421 = '421 4.3.2 Service not available'
+R_SEND_AS = ('554 5.2.252 SendAsDenied; {login} not allowed to send as {sender}; '
+             'STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAs; '
+             'Failed to process message due to a permanent exception with message Cannot submit message.')
+
+
+class Scenario:
+    """How one SMTP listener behaves; everything not set behaves like smtp-mail.outlook.com."""
+
+    def __init__(self, name, kind='smtp', tls='starttls', cert='server', banner='ok', login_reply=None,
+                 xoauth2_reply=None, mail_reply=None, send_as='check', drop_auth=False):
+        self.name = name
+        self.kind = kind            # smtp | blackhole | refused
+        self.tls = tls              # starttls | implicit | none
+        self.cert = cert            # server | untrusted | wrong_host | expired | tls10
+        self.banner = banner        # ok | 421 | slow | silent
+        self.login_reply = login_reply
+        self.xoauth2_reply = xoauth2_reply
+        self.mail_reply = mail_reply
+        self.send_as = send_as      # check | deny
+        self.drop_auth = drop_auth
+
+
+SCENARIOS = {s.name: s for s in (
+    Scenario('outlook'),
+    Scenario('consumer', login_reply=R_BASIC_DISABLED),
+    Scenario('implicit_tls', tls='implicit'),
+    Scenario('tenant_disabled', login_reply=R_TENANT_DISABLED),
+    Scenario('security_defaults', login_reply=R_SECURITY_DEFAULTS),
+    Scenario('basic_retired', login_reply=R_BASIC_RETIRED),
+    Scenario('bad_xoauth2', xoauth2_reply=R_BAD_XOAUTH2),
+    Scenario('account_locked', mail_reply=R_ACCOUNT_LOCKED),
+    Scenario('spam_quota', mail_reply=R_SPAM_QUOTA),
+    Scenario('submission_quota', mail_reply=R_SUBMISSION_QUOTA),
+    Scenario('temp_error', mail_reply=R_TEMP_ERROR),
+    Scenario('send_as_denied', send_as='deny'),
+    Scenario('no_starttls', tls='none'),
+    Scenario('tls10_only', cert='tls10'),
+    Scenario('untrusted_cert', cert='untrusted'),
+    Scenario('wrong_host_cert', cert='wrong_host'),
+    Scenario('expired_cert', cert='expired'),
+    Scenario('banner_421', banner='421'),
+    Scenario('slow_banner', banner='slow'),
+    Scenario('silent', banner='silent'),
+    Scenario('blackhole', kind='blackhole'),
+    Scenario('drop_during_auth', drop_auth=True),
+    Scenario('refused', kind='refused'),
+)}
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def write_atomic(path, data, mode=0o644):
+    tmp = '%s.tmp%d' % (path, os.getpid())
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), 'wb') as handle:
+        handle.write(data if isinstance(data, bytes) else data.encode('utf-8'))
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------------------------------------------- PKI
+
+class Pki:
+    """A private CA and the server certificates of every scenario; kept in STATE_DIR/pki and reused on restart."""
+
+    def __init__(self, state_dir):
+        self.dir = os.path.join(state_dir, 'pki')
+        self.ca_file = os.path.join(state_dir, 'ca.pem')
+        self.files = {name: (os.path.join(self.dir, name + '.crt'), os.path.join(self.dir, name + '.key'))
+                      for name in ('server', 'untrusted', 'wrong_host', 'expired')}
+
+    def ensure(self):
+        wanted = [self.ca_file] + [f for pair in self.files.values() for f in pair]
+        if not all(os.path.exists(f) for f in wanted):
+            self._generate()
+
+    def _generate(self):
+        # Imported here so that the pure parts of this file stay importable without cryptography.
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        now = utcnow()
+
+        def new_key():
+            return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+        def name(common_name):
+            return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, 'live_smtp stand-in'),
+                              x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+        def make_ca(common_name):
+            key = new_key()
+            cert = (x509.CertificateBuilder().subject_name(name(common_name)).issuer_name(name(common_name))
+                    .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                    .not_valid_before(now - datetime.timedelta(days=1))
+                    .not_valid_after(now + datetime.timedelta(days=3650))
+                    .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                    .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                                 data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                                 crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+                    .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                    .sign(key, hashes.SHA256()))
+            return key, cert
+
+        def make_leaf(ca, key, dns_names, ips, not_before, not_after):
+            ca_key, ca_cert = ca
+            alt = [x509.DNSName(n) for n in dns_names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+            return (x509.CertificateBuilder().subject_name(name(dns_names[0])).issuer_name(ca_cert.subject)
+                    .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                    .not_valid_before(not_before).not_valid_after(not_after)
+                    .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                    .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
+                                                 data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                                 crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+                    .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+                    .sign(ca_key, hashes.SHA256()))
+
+        trusted = make_ca('live_smtp stand-in CA')
+        untrusted = make_ca('Nobody trusts this CA')
+        leaf_key = new_key()
+        valid = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=825))
+        certs = {
+            'server': make_leaf(trusted, leaf_key, CERT_NAMES, ('127.0.0.1', '::1'), *valid),
+            'untrusted': make_leaf(untrusted, leaf_key, CERT_NAMES, ('127.0.0.1', '::1'), *valid),
+            'wrong_host': make_leaf(trusted, leaf_key, ('wrong.example.net',), (), *valid),
+            'expired': make_leaf(trusted, leaf_key, CERT_NAMES, ('127.0.0.1', '::1'),
+                                 now - datetime.timedelta(days=60), now - datetime.timedelta(days=1)),
+        }
+        key_pem = leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption())
+        for cert_name, cert in certs.items():
+            cert_file, key_file = self.files[cert_name]
+            write_atomic(key_file, key_pem, 0o600)
+            write_atomic(cert_file, cert.public_bytes(serialization.Encoding.PEM))
+        write_atomic(os.path.join(self.dir, 'untrusted-ca.pem'), untrusted[1].public_bytes(serialization.Encoding.PEM))
+        write_atomic(self.ca_file, trusted[1].public_bytes(serialization.Encoding.PEM))
+
+    def context(self, cert):
+        """Server-side SSL context: TLS 1.2+ normally; only TLS 1.0 (at OpenSSL security level 0) for tls10."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if cert == 'tls10':
+            ctx.set_ciphers('DEFAULT:@SECLEVEL=0')
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', DeprecationWarning)  # old TLS on purpose
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
+                ctx.maximum_version = ssl.TLSVersion.TLSv1
+            cert = 'server'
+        else:
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(*self.files[cert])
+        return ctx
+
+
+# ------------------------------------------------------------------------------------------------- accounts, tokens
+
+class Store:
+    """Accounts, refresh and access tokens; persisted in STATE_DIR/state.json so a restart keeps them valid."""
+
+    def __init__(self, state_dir, accounts_file=None, accept_any_password=False, token_expires_in=3600,
+                 rotate=True):
+        self.path = os.path.join(state_dir, 'state.json')
+        self.accept_any_password = accept_any_password
+        self.token_expires_in = token_expires_in
+        self.rotate = rotate
+        state = {}
+        if os.path.exists(self.path):
+            with open(self.path, encoding='utf-8') as handle:
+                state = json.load(handle)
+        self.client_id = state.get('client_id') or str(uuid.uuid4())
+        if accounts_file:
+            with open(accounts_file, encoding='utf-8') as handle:
+                accounts = json.load(handle)
+        else:
+            accounts = state.get('accounts') or [{'user': DEFAULT_USER, 'password': 'Stand-in ' + secrets.token_urlsafe(12)}]
+        known = {a['user'].lower(): a for a in state.get('accounts') or []}
+        self.accounts = []
+        for account in accounts:
+            account = dict(account)
+            old = known.get(account['user'].lower(), {})
+            account.setdefault('password', old.get('password', secrets.token_urlsafe(16)))
+            account.setdefault('client_id', self.client_id)
+            account.setdefault('refresh_token', old.get('refresh_token') or self.new_refresh_token())
+            self.accounts.append(account)
+        # refresh token -> {"user", "client_id", "scope", "state": valid|rotated|expired}
+        self.refresh_tokens = state.get('refresh_tokens') or {}
+        # access token -> {"user", "scope", "expires": epoch seconds}
+        self.access_tokens = state.get('access_tokens') or {}
+        for account in self.accounts:
+            self.refresh_tokens.setdefault(account['refresh_token'], {
+                'user': account['user'], 'client_id': account['client_id'], 'scope': SMTP_SCOPE + ' offline_access',
+                'state': 'valid'})
+            account['expired_refresh_token'] = account.get('expired_refresh_token') or self._expired_for(account)
+        self.save()
+
+    def _expired_for(self, account):
+        for token, info in self.refresh_tokens.items():
+            if info['user'] == account['user'] and info['state'] == 'expired':
+                return token
+        token = self.new_refresh_token()
+        self.refresh_tokens[token] = {'user': account['user'], 'client_id': account['client_id'],
+                                      'scope': SMTP_SCOPE + ' offline_access', 'state': 'expired'}
+        return token
+
+    @staticmethod
+    def new_refresh_token():
+        return 'M.C5' + secrets.token_urlsafe(240)
+
+    @staticmethod
+    def new_access_token():
+        # Microsoft's consumer access tokens are opaque and long (1.5 kB and more): clients must cope with that.
+        return 'EwA' + secrets.token_urlsafe(1200)
+
+    def save(self):
+        state = {'client_id': self.client_id, 'accounts': self.accounts, 'refresh_tokens': self.refresh_tokens,
+                 'access_tokens': self.access_tokens}
+        write_atomic(self.path, json.dumps(state, indent=1), 0o600)
+
+    def account(self, user):
+        for account in self.accounts:
+            if account['user'].lower() == user.lower():
+                return account
+        return None
+
+    def check_password(self, user, password):
+        if self.accept_any_password:
+            return True
+        account = self.account(user)
+        return account is not None and account['password'] == password
+
+    def check_access_token(self, user, token):
+        info = self.access_tokens.get(token)
+        return bool(info and info['user'].lower() == user.lower() and info['expires'] > time.time()
+                    and SMTP_SCOPE.lower() in info['scope'].lower().split())
+
+    def grant(self, form):
+        """The refresh-token grant. Returns (http status, JSON body)."""
+        if form.get('grant_type') != 'refresh_token':
+            if form.get('grant_type') in (None, ''):
+                return 400, aad_error('invalid_request', 900144,
+                                      "The request body must contain the following parameter: 'grant_type'.")
+            return 400, aad_error('unsupported_grant_type', 70003,
+                                  'The app requested an unsupported grant type %r.' % form.get('grant_type'))
+        client_id = form.get('client_id')
+        if not client_id:
+            return 400, aad_error('invalid_request', 900144,
+                                  "The request body must contain the following parameter: 'client_id'.")
+        if client_id not in {a['client_id'] for a in self.accounts}:
+            return 400, aad_error('unauthorized_client', 700016,
+                                  "Application with identifier '%s' was not found in the directory." % client_id)
+        refresh_token = form.get('refresh_token')
+        if not refresh_token:
+            return 400, aad_error('invalid_request', 900144,
+                                  "The request body must contain the following parameter: 'refresh_token'.")
+        info = self.refresh_tokens.get(refresh_token)
+        if info is None or info['state'] == 'rotated' or info['client_id'] != client_id:
+            return 400, aad_error('invalid_grant', 70000,
+                                  'The provided value for the input parameter \'refresh_token\' or \'assertion\' is not '
+                                  'valid. The refresh token is malformed, unknown, already redeemed or was issued to '
+                                  'another client.')
+        if info['state'] == 'expired':
+            return 400, aad_error('invalid_grant', 700082,
+                                  'The refresh token has expired due to inactivity. The token was issued on '
+                                  '2025-01-01T00:00:00.0000000Z and was inactive for 90.00:00:00.')
+        requested = (form.get('scope') or info['scope']).split()
+        scope = ' '.join(s for s in requested if s.lower() not in ('offline_access', 'openid', 'profile', 'email'))
+        access_token = self.new_access_token()
+        self.access_tokens[access_token] = {'user': info['user'], 'scope': scope,
+                                            'expires': time.time() + self.token_expires_in}
+        body = {'token_type': 'Bearer', 'scope': scope, 'expires_in': self.token_expires_in,
+                'ext_expires_in': self.token_expires_in, 'access_token': access_token}
+        new_refresh = self.new_refresh_token()
+        self.refresh_tokens[new_refresh] = dict(info, scope=' '.join(requested), state='valid')
+        if self.rotate:
+            info['state'] = 'rotated'
+        body['refresh_token'] = new_refresh
+        account = self.account(info['user'])
+        if account is not None:
+            account['latest_refresh_token'] = new_refresh
+        self.save()
+        return 200, body
+
+
+def aad_error(error, code, description):
+    trace = str(uuid.uuid4())
+    stamp = utcnow().strftime('%Y-%m-%d %H:%M:%SZ')
+    return {'error': error,
+            'error_description': 'AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s' % (
+                code, description, trace, trace, stamp),
+            'error_codes': [code], 'timestamp': stamp, 'trace_id': trace, 'correlation_id': trace,
+            'error_uri': 'https://login.microsoftonline.com/error?code=%d' % code}
+
+
+# ---------------------------------------------------------------------------------------------------- pure helpers
+
+XOAUTH2_RE = re.compile(rb'\Auser=([^\x01]*)\x01auth=Bearer ([^\x01]+)\x01\x01\Z', re.IGNORECASE)
+PATH_RE = re.compile(r'\A/([A-Za-z0-9.-]+)/oauth2/v2\.0/token\Z')
+
+
+def b64decode_strict(text):
+    """SASL base64 (a lone '=' is the empty response). Raises ValueError when it is not base64."""
+    if text == '=':
+        return b''
+    try:
+        return base64.b64decode(text.encode('ascii'), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def parse_xoauth2(raw):
+    """Returns (user, token) from a decoded XOAUTH2 initial response, or None when it is malformed."""
+    match = XOAUTH2_RE.match(raw)
+    if not match:
+        return None
+    try:
+        return match.group(1).decode('utf-8'), match.group(2).decode('utf-8')
+    except UnicodeDecodeError:
+        return None
+
+
+def parse_path_arg(arg, keyword):
+    """'FROM:<a@b> SIZE=1' -> ('a@b', {'SIZE': '1'}); None when the syntax is wrong."""
+    match = re.match(r'\A%s:\s*<([^<>]*)>(.*)\Z' % keyword, arg, re.IGNORECASE)
+    if not match:
+        return None
+    params = {}
+    for word in match.group(2).split():
+        key, _sep, value = word.partition('=')
+        params[key.upper()] = value
+    return match.group(1), params
+
+
+def header_senders(message):
+    """The addresses in the From header(s) of a message (bytes)."""
+    try:
+        headers = email.parser.BytesParser(policy=email.policy.SMTPUTF8).parsebytes(message, headersonly=True)
+        return [a.addr_spec for h in headers.get_all('From') or [] for a in h.addresses]
+    except Exception:  # pylint: disable=broad-except
+        headers = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(message, headersonly=True)
+        return [a for _n, a in email.utils.getaddresses([str(h) for h in headers.get_all('From') or []])]
+
+
+def send_as_violation(login, mail_from, message):
+    """The first sender (envelope, then From header) that is not the login, or None."""
+    for sender in [mail_from] + header_senders(message):
+        if sender and sender.lower() != login.lower():
+            return sender
+    return None
+
+
+def dns_answer(query_wire):
+    """DNS response (wire) for a query (wire): A/AAAA for the stand-in's zones, NXDOMAIN for nx*, REFUSED elsewhere."""
+    import dns.message  # pylint: disable=import-outside-toplevel
+    import dns.rcode  # pylint: disable=import-outside-toplevel
+    import dns.rdataclass  # pylint: disable=import-outside-toplevel
+    import dns.rdatatype  # pylint: disable=import-outside-toplevel
+    import dns.rrset  # pylint: disable=import-outside-toplevel
+    query = dns.message.from_wire(query_wire)
+    response = dns.message.make_response(query)
+    response.flags |= 0x0400  # AA
+    for question in query.question:
+        name = question.name.to_text(omit_final_dot=True).lower()
+        if name.split('.')[0].startswith('nx'):
+            response.set_rcode(dns.rcode.NXDOMAIN)
+            continue
+        if not (name == 'localhost' or any(name == z or name.endswith('.' + z)
+                                           for z in ('outlook.com', 'office365.com', 'live.com', 'test'))):
+            response.set_rcode(dns.rcode.REFUSED)
+            continue
+        address = {dns.rdatatype.A: '127.0.0.1', dns.rdatatype.AAAA: '::1'}.get(question.rdtype)
+        if address:
+            response.answer.append(dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, question.rdtype, address))
+    return response.to_wire()
+
+
+# -------------------------------------------------------------------------------------------------------- SMTP
+
+class SmtpSession:
+    """One SMTP connection, as Exchange Online answers it."""
+
+    def __init__(self, server, scenario, reader, writer):
+        self.server = server
+        self.scenario = scenario
+        self.reader = reader
+        self.writer = writer
+        self.tls = None
+        self.helo = None
+        self.user = None
+        self.mechanism = None
+        self.conn_id = server.next_conn_id()
+        self.reset()
+
+    def reset(self):
+        self.mail_from = None
+        self.mail_params = {}
+        self.rcpt_to = []
+        self.chunks = []
+
+    def log(self, direction, text):
+        self.server.transcript('%s #%d %s %s' % (self.scenario.name, self.conn_id, direction, text))
+
+    async def reply(self, text):
+        self.log('<', text)
+        self.writer.write(text.encode('utf-8') + b'\r\n')
+        await self.writer.drain()
+
+    async def reply_lines(self, lines):
+        body = ''.join('%s%s%s\r\n' % (code, '-' if i < len(lines) - 1 else ' ', text)
+                       for i, (code, text) in enumerate(lines))
+        self.log('<', body.replace('\r\n', ' | '))
+        self.writer.write(body.encode('utf-8'))
+        await self.writer.drain()
+
+    async def readline(self):
+        """One line without CRLF, decoded (surrogateescape keeps any byte); None at EOF."""
+        try:
+            line = await asyncio.wait_for(self.reader.readuntil(b'\n'), self.server.idle_timeout)
+        except asyncio.IncompleteReadError:
+            return None
+        return line.rstrip(b'\r\n').decode('utf-8', 'surrogateescape')
+
+    async def start_tls(self):
+        try:
+            await self.writer.start_tls(self.server.contexts[self.scenario.cert], ssl_handshake_timeout=30)
+        except (ssl.SSLError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
+            self.log('!', 'TLS handshake failed: %s' % exc)
+            return False
+        self.tls = self.writer.get_extra_info('ssl_object').version()
+        self.log('!', 'TLS %s' % self.tls)
+        return True
+
+    async def run(self):
+        peer = self.writer.get_extra_info('peername')
+        self.log('!', 'connect from %s' % (peer,))
+        if self.scenario.tls == 'implicit' and not await self.start_tls():
+            return
+        banner = self.scenario.banner
+        if banner == 'silent':
+            await self.reader.read()  # until the client gives up
+            return
+        if banner == 'slow':
+            await asyncio.sleep(self.server.slow_banner)
+        if banner == '421':
+            await self.reply(R_BANNER_421)
+            return
+        await self.reply('220 %s Microsoft ESMTP MAIL Service ready at %s' % (
+            self.server.hostname, utcnow().strftime('%a, %d %b %Y %H:%M:%S +0000')))
+        while True:
+            line = await self.readline()
+            if line is None:
+                return
+            verb, _sep, arg = line.partition(' ')
+            verb = verb.upper()
+            self.log('>', line if verb != 'AUTH' else 'AUTH ' + arg.split(' ')[0] + ' ...')
+            if self.tls == 'TLSv1':
+                await self.reply(R_TLS_OLD)
+                return
+            handler = getattr(self, 'smtp_' + verb, None) if verb.isalpha() else None
+            if handler is None:
+                await self.reply("500 5.3.3 Unrecognized command '%s'" % verb)
+                continue
+            if await handler(arg.strip()) == 'close':
+                return
+
+    def auth_offered(self):
+        return self.tls is not None or self.scenario.tls == 'none'
+
+    async def ehlo_lines(self):
+        lines = [(250, '%s Hello [%s]' % (self.server.hostname, HOST)), (250, 'SIZE %d' % MAX_SIZE),
+                 (250, 'PIPELINING'), (250, 'DSN'), (250, 'ENHANCEDSTATUSCODES')]
+        if self.scenario.tls == 'starttls' and self.tls is None:
+            lines.append((250, 'STARTTLS'))
+        if self.auth_offered():
+            lines.append((250, 'AUTH LOGIN XOAUTH2'))
+        lines += [(250, '8BITMIME'), (250, 'BINARYMIME'), (250, 'CHUNKING'), (250, 'SMTPUTF8')]
+        await self.reply_lines(lines)
+
+    async def smtp_EHLO(self, arg):
+        if not arg:
+            await self.reply('501 5.5.4 Invalid domain name')
+            return
+        self.helo = arg
+        self.reset()
+        await self.ehlo_lines()
+
+    async def smtp_HELO(self, arg):
+        if not arg:
+            await self.reply('501 5.5.4 Invalid domain name')
+            return
+        self.helo = arg
+        self.reset()
+        await self.reply('250 %s Hello [%s]' % (self.server.hostname, HOST))
+
+    async def smtp_STARTTLS(self, _arg):
+        if self.scenario.tls != 'starttls':
+            await self.reply("500 5.3.3 Unrecognized command 'STARTTLS'")
+            return None
+        if self.tls is not None:
+            await self.reply('503 5.5.1 Bad sequence of commands')
+            return None
+        await self.reply('220 2.0.0 SMTP server ready')
+        if not await self.start_tls():
+            return 'close'
+        # RFC 3207: forget everything learnt before TLS; the client must EHLO again.
+        self.helo = None
+        self.user = None
+        self.reset()
+        return None
+
+    async def smtp_NOOP(self, _arg):
+        await self.reply('250 2.0.0 OK')
+
+    async def smtp_RSET(self, _arg):
+        self.reset()
+        await self.reply('250 2.0.0 Resetting')
+
+    async def smtp_VRFY(self, _arg):
+        await self.reply('252 2.1.5 Cannot VRFY user')
+
+    async def smtp_QUIT(self, _arg):
+        await self.reply('221 2.0.0 Service closing transmission channel')
+        return 'close'
+
+    # --- AUTH
+
+    def record_auth(self, mechanism, user, secret_raw, code, reply, initial_response, secret_b64=None):
+        entry = {'time': utcnow().isoformat(), 'scenario': self.scenario.name, 'mechanism': mechanism, 'user': user,
+                 'secret': None, 'tls': self.tls, 'code': code, 'reply': reply, 'initial_response': initial_response}
+        if secret_raw is not None:
+            try:
+                entry['secret'] = secret_raw.decode('utf-8')
+            except UnicodeDecodeError:
+                entry['secret'] = secret_raw.decode('utf-8', 'replace')
+                entry['secret_b64'] = base64.b64encode(secret_raw).decode('ascii')
+        if secret_b64 is not None:
+            entry['secret_b64'] = secret_b64
+        self.server.record_auth(entry)
+
+    async def auth_reply(self, mechanism, user, secret_raw, reply, initial, secret_b64=None):
+        code = int(reply[:3]) if reply else None
+        self.record_auth(mechanism, user, secret_raw, code, reply, initial, secret_b64)
+        if reply:
+            await self.reply(reply)
+        if code == 235:
+            self.user = user
+            self.mechanism = mechanism
+
+    async def read_response(self):
+        """A client's SASL response line: None at EOF."""
+        line = await self.readline()
+        self.log('>', '(auth data)' if line not in (None, '*') else repr(line))
+        return line
+
+    async def smtp_AUTH(self, arg):
+        words = arg.split()
+        mechanism = words[0].upper() if words else ''
+        initial = words[1] if len(words) > 1 else None
+        if not mechanism:
+            await self.reply('501 5.5.4 Invalid arguments')
+            return None
+        if self.helo is None:
+            await self.reply(R_SEND_HELLO)
+            return None
+        if self.user is not None:
+            await self.reply('503 5.5.2 Already authenticated')
+            return None
+        if self.mail_from is not None:
+            await self.reply('503 5.5.2 Bad sequence of commands')
+            return None
+        if not self.auth_offered() or mechanism not in ('LOGIN', 'XOAUTH2'):
+            user, secret = None, None
+            if mechanism == 'PLAIN' and initial:
+                # Record what the client gave away even though it is refused: tests look for leaks.
+                try:
+                    parts = b64decode_strict(initial).split(b'\0')
+                    user, secret = parts[1].decode('utf-8', 'replace'), parts[2]
+                except (ValueError, IndexError):
+                    secret = initial.encode('ascii', 'replace')
+            elif mechanism == 'LOGIN' and initial:
+                user = b64decode_or_none(initial)
+            elif mechanism == 'XOAUTH2' and initial:
+                parsed = parse_xoauth2(b64decode_or_none(initial, raw=True) or b'')
+                user, secret = (parsed[0], parsed[1].encode('utf-8')) if parsed else (None, initial.encode('ascii', 'replace'))
+            await self.auth_reply(mechanism, user, secret, R_UNRECOGNIZED_AUTH, initial is not None)
+            return None
+        if self.scenario.drop_auth:
+            self.record_auth(mechanism, None, None, None, 'dropped', initial is not None)
+            self.log('!', 'dropping the connection after AUTH')
+            return 'close'
+        if mechanism == 'LOGIN':
+            return await self.auth_login(initial)
+        return await self.auth_xoauth2(initial)
+
+    async def auth_login(self, initial):
+        if initial is None:
+            await self.reply('334 VXNlcm5hbWU6')
+            initial_line = await self.read_response()
+            if initial_line is None:
+                return 'close'
+            if initial_line == '*':
+                await self.reply('501 5.0.0 Authentication cancelled')
+                return None
+            user_b64 = initial_line
+        else:
+            user_b64 = initial
+        await self.reply('334 UGFzc3dvcmQ6')
+        password_b64 = await self.read_response()
+        if password_b64 is None:
+            return 'close'
+        if password_b64 == '*':
+            await self.reply('501 5.0.0 Authentication cancelled')
+            return None
+        try:
+            user = b64decode_strict(user_b64).decode('utf-8', 'replace')
+            password = b64decode_strict(password_b64)
+        except ValueError:
+            await self.auth_reply('LOGIN', None, None, '501 5.5.2 Cannot Decode response', initial is not None,
+                                  secret_b64=password_b64)
+            return None
+        if self.scenario.login_reply:
+            reply = self.scenario.login_reply
+        else:
+            ok = self.server.store.check_password(user, password.decode('utf-8', 'surrogateescape'))
+            reply = R_AUTH_OK if ok else R_AUTH_FAILED
+        await self.auth_reply('LOGIN', user, password, reply, initial is not None)
+        return None
+
+    async def auth_xoauth2(self, initial):
+        if initial is None:
+            await self.reply('334 ')
+            initial_line = await self.read_response()
+            if initial_line is None:
+                return 'close'
+            if initial_line == '*':
+                await self.reply('501 5.0.0 Authentication cancelled')
+                return None
+            data_b64 = initial_line
+        else:
+            data_b64 = initial
+        raw = b64decode_or_none(data_b64, raw=True)
+        parsed = parse_xoauth2(raw) if raw is not None else None
+        if self.scenario.xoauth2_reply or parsed is None:
+            reply = self.scenario.xoauth2_reply or R_BAD_XOAUTH2
+            if parsed:
+                await self.auth_reply('XOAUTH2', parsed[0], parsed[1].encode('utf-8'), reply, initial is not None)
+            else:
+                await self.auth_reply('XOAUTH2', None, raw, reply, initial is not None,
+                                      secret_b64=data_b64 if raw is None else None)
+            return None
+        user, token = parsed
+        ok = self.server.store.check_access_token(user, token)
+        await self.auth_reply('XOAUTH2', user, token.encode('utf-8'), R_AUTH_OK if ok else R_AUTH_FAILED,
+                              initial is not None)
+        return None
+
+    # --- the envelope
+
+    async def smtp_MAIL(self, arg):
+        if self.helo is None:
+            await self.reply(R_SEND_HELLO)
+            return
+        if self.user is None:
+            await self.reply(R_NOT_AUTHENTICATED)
+            return
+        if self.mail_from is not None:
+            await self.reply('503 5.5.2 Sender already specified')
+            return
+        parsed = parse_path_arg(arg, 'FROM')
+        if parsed is None:
+            await self.reply('501 5.5.4 Invalid arguments')
+            return
+        address, params = parsed
+        size = params.get('SIZE', '0')
+        if not size.isdigit():
+            await self.reply('501 5.5.4 Invalid arguments')
+            return
+        if int(size) > MAX_SIZE:
+            await self.reply('552 5.3.4 Message size exceeds fixed maximum message size')
+            return
+        if self.scenario.mail_reply:
+            await self.reply(self.scenario.mail_reply)
+            return
+        self.mail_from = address
+        self.mail_params = params
+        await self.reply('250 2.1.0 Sender OK')
+
+    async def smtp_RCPT(self, arg):
+        if self.mail_from is None:
+            await self.reply('503 5.5.1 Sender not yet given')
+            return
+        parsed = parse_path_arg(arg, 'TO')
+        if parsed is None or not parsed[0]:
+            await self.reply('501 5.5.4 Invalid arguments')
+            return
+        if len(self.rcpt_to) >= MAX_RECIPIENTS:
+            await self.reply('452 4.5.3 Too many recipients')
+            return
+        self.rcpt_to.append(parsed[0])
+        await self.reply('250 2.1.5 Recipient OK')
+
+    async def smtp_DATA(self, _arg):
+        if self.mail_from is None or not self.rcpt_to:
+            await self.reply('503 5.5.2 Need rcpt command')
+            return None
+        if self.chunks:
+            await self.reply('503 5.5.1 Bad sequence of commands')
+            return None
+        await self.reply('354 Start mail input; end with <CRLF>.<CRLF>')
+        lines, size = [], 0
+        while True:
+            try:
+                line = await asyncio.wait_for(self.reader.readuntil(b'\n'), self.server.idle_timeout)
+            except asyncio.IncompleteReadError:
+                return 'close'
+            if line in (b'.\r\n', b'.\n'):
+                break
+            if line.startswith(b'.'):
+                line = line[1:]
+            size += len(line)
+            if size <= MAX_SIZE:
+                lines.append(line)
+        if size > MAX_SIZE:
+            self.reset()
+            await self.reply('552 5.3.4 Message size exceeds fixed maximum message size')
+            return None
+        return await self.finish_message(b''.join(lines))
+
+    async def smtp_BDAT(self, arg):
+        words = arg.split()
+        if not words or not words[0].isdigit() or len(words) > 2 or (len(words) == 2 and words[1].upper() != 'LAST'):
+            await self.reply('501 5.5.4 Invalid arguments')
+            return 'close'  # the chunk size is unknown: the stream cannot be resynchronised
+        try:
+            chunk = await asyncio.wait_for(self.reader.readexactly(int(words[0])), self.server.idle_timeout)
+        except asyncio.IncompleteReadError:
+            return 'close'
+        if self.mail_from is None or not self.rcpt_to:
+            await self.reply('503 5.5.2 Need rcpt command')
+            return None
+        self.chunks.append(chunk)
+        if len(words) == 2:
+            return await self.finish_message(b''.join(self.chunks))
+        await self.reply('250 2.0.0 %d bytes received' % len(chunk))
+        return None
+
+    async def finish_message(self, message):
+        sender = send_as_violation(self.user, self.mail_from, message)
+        if self.scenario.send_as == 'deny':
+            sender = sender or self.mail_from or self.user
+        if sender:
+            self.reset()
+            await self.reply(R_SEND_AS.format(login=self.user, sender=sender))
+            return None
+        number = self.server.store_message(message, {
+            'mail_from': self.mail_from, 'rcpt_to': self.rcpt_to, 'user': self.user, 'mechanism': self.mechanism,
+            'tls': self.tls, 'scenario': self.scenario.name, 'helo': self.helo, 'size': len(message),
+            'params': self.mail_params, 'time': utcnow().isoformat()})
+        self.reset()
+        await self.reply('250 2.0.0 OK <standin-%d@%s> [Hostname=%s]' % (number, self.server.hostname,
+                                                                         self.server.hostname))
+        return None
+
+
+def b64decode_or_none(text, raw=False):
+    try:
+        data = b64decode_strict(text)
+    except ValueError:
+        return None
+    return data if raw else data.decode('utf-8', 'replace')
+
+
+# ------------------------------------------------------------------------------------------------ the whole server
+
+class Standin:
+    """Every listener, the files in the state directory, and the shutdown."""
+
+    def __init__(self, args):
+        self.args = args
+        self.state_dir = os.path.abspath(args.state_dir)
+        self.maildir = os.path.join(self.state_dir, 'mail')
+        self.auth_log = os.path.join(self.state_dir, 'auth.jsonl')
+        self.hostname = args.hostname
+        self.slow_banner = args.slow_banner
+        self.idle_timeout = args.idle_timeout
+        self.pki = Pki(self.state_dir)
+        self.store = None
+        self.contexts = {}
+        self.servers = []
+        self.sockets = []        # refused/blackhole sockets and their fillers
+        self.writers = set()
+        self.ports = {}
+        self.conn_counter = 0
+        self.transcript_file = None
+        self.token_port = self.dns_port = self.dns_silent_port = None
+
+    def next_conn_id(self):
+        self.conn_counter += 1
+        return self.conn_counter
+
+    def transcript(self, text):
+        self.transcript_file.write('%s %s\n' % (utcnow().strftime('%H:%M:%S.%f')[:-3], text))
+        self.transcript_file.flush()
+
+    def record_auth(self, entry):
+        with open(self.auth_log, 'a', encoding='utf-8') as handle:
+            handle.write(json.dumps(entry, ensure_ascii=False) + '\n')
+
+    def store_message(self, message, meta):
+        numbers = [int(n.split('.')[0]) for n in os.listdir(self.maildir) if re.match(r'\A\d+\.json\Z', n)]
+        number = max(numbers, default=0) + 1
+        write_atomic(os.path.join(self.maildir, '%d.eml' % number), message)
+        # The .json is written last: once it exists, the .eml is complete.
+        write_atomic(os.path.join(self.maildir, '%d.json' % number), json.dumps(meta, ensure_ascii=False, indent=1))
+        return number
+
+    def pinned(self, name):
+        return self.args.port.get(name, 0)
+
+    async def start(self):
+        os.makedirs(self.maildir, exist_ok=True)
+        self.transcript_file = open(os.path.join(self.state_dir, 'transcript.log'), 'a', encoding='utf-8')  # pylint: disable=consider-using-with
+        self.pki.ensure()
+        self.store = Store(self.state_dir, self.args.accounts, self.args.accept_any_password,
+                           self.args.token_expires_in, rotate=not self.args.keep_refresh_tokens)
+        self.contexts = {c: self.pki.context(c) for c in ('server', 'untrusted', 'wrong_host', 'expired', 'tls10')}
+        for name in self.args.scenarios:
+            scenario = SCENARIOS[name]
+            if scenario.kind == 'refused':
+                self.ports[name] = self.refused_port(self.pinned(name))
+            elif scenario.kind == 'blackhole':
+                self.ports[name] = self.blackhole_port(self.pinned(name))
+            else:
+                self.ports[name] = await self.listen(self.pinned(name), self.smtp_handler(scenario))
+        self.token_port = await self.listen(self.pinned('token'), self.token_handler, ssl_context=self.contexts['server'])
+        self.dns_port = await self.dns_listen(self.pinned('dns'), answer=True)
+        self.dns_silent_port = await self.dns_listen(self.pinned('dns_silent'), answer=False)
+
+    async def listen(self, port, handler, ssl_context=None):
+        server = await asyncio.start_server(self.tracked(handler), HOST, port, limit=LINE_LIMIT, ssl=ssl_context,
+                                            reuse_address=True)
+        self.servers.append(server)
+        return server.sockets[0].getsockname()[1]
+
+    def tracked(self, handler):
+        async def run(reader, writer):
+            self.writers.add(writer)
+            try:
+                await handler(reader, writer)
+            except (ConnectionError, asyncio.TimeoutError, ssl.SSLError, asyncio.LimitOverrunError, ValueError) as exc:
+                self.transcript('connection ended: %r' % exc)
+            finally:
+                self.writers.discard(writer)
+                writer.close()
+        return run
+
+    def smtp_handler(self, scenario):
+        async def handle(reader, writer):
+            await SmtpSession(self, scenario, reader, writer).run()
+        return handle
+
+    def refused_port(self, port):
+        # Bound but never listening: the port stays ours and every connect gets a RST.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, port))
+        self.sockets.append(sock)
+        return sock.getsockname()[1]
+
+    def blackhole_port(self, port):
+        # A listener that never accepts, with its accept queue filled by our own connections: Linux then drops
+        # every further SYN, so a client's connect() neither succeeds nor fails until its own timeout.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, port))
+        sock.listen(0)
+        self.sockets.append(sock)
+        port = sock.getsockname()[1]
+        for _attempt in range(8):
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            filler.connect_ex((HOST, port))
+            self.sockets.append(filler)
+            deadline = time.monotonic() + 0.3
+            connected = False
+            while time.monotonic() < deadline:
+                if filler.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 and self._connected(filler):
+                    connected = True
+                    break
+                time.sleep(0.01)
+            if not connected:
+                break
+        return port
+
+    @staticmethod
+    def _connected(sock):
+        try:
+            sock.getpeername()
+            return True
+        except OSError:
+            return False
+
+    async def token_handler(self, reader, writer):
+        request = await asyncio.wait_for(reader.readuntil(b'\r\n\r\n'), 30)
+        head = request.decode('iso-8859-1').split('\r\n')
+        method, path, _version = (head[0].split(' ') + ['', '', ''])[:3]
+        headers = {}
+        for line in head[1:]:
+            if ':' in line:
+                key, value = line.split(':', 1)
+                headers[key.strip().lower()] = value.strip()
+        length = int(headers.get('content-length') or 0)
+        body = await asyncio.wait_for(reader.readexactly(length), 30) if length else b''
+        path_only = urllib.parse.urlsplit(path).path
+        if not PATH_RE.match(path_only):
+            status, answer = 404, aad_error('invalid_request', 90002, 'Tenant or endpoint not found: %s' % path_only)
+        elif method != 'POST':
+            status, answer = 405, aad_error('invalid_request', 900561,
+                                            'The endpoint only accepts POST requests. Received a %s request.' % method)
+        else:
+            form = dict(urllib.parse.parse_qsl(body.decode('utf-8', 'replace'), keep_blank_values=True))
+            status, answer = self.store.grant(form)
+            self.transcript('token #%s %s grant_type=%s client_id=%s -> %d %s' % (
+                path_only, method, form.get('grant_type'), form.get('client_id'), status, answer.get('error', 'ok')))
+        payload = json.dumps(answer).encode('utf-8')
+        reason = {200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed'}[status]
+        writer.write(('HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: %d\r\n'
+                      'Cache-Control: no-store, no-cache\r\nConnection: close\r\n\r\n' % (status, reason, len(payload)))
+                     .encode('ascii') + payload)
+        await writer.drain()
+
+    async def dns_listen(self, port, answer):
+        loop = asyncio.get_running_loop()
+        standin = self
+
+        class Udp(asyncio.DatagramProtocol):
+            def __init__(self):
+                self.transport = None
+
+            def connection_made(self, transport):
+                self.transport = transport
+
+            def datagram_received(self, data, addr):
+                if answer:
+                    try:
+                        self.transport.sendto(dns_answer(data), addr)
+                    except Exception as exc:  # pylint: disable=broad-except
+                        standin.transcript('dns: bad query: %r' % exc)
+
+        transport, _protocol = await loop.create_datagram_endpoint(Udp, local_addr=(HOST, port))
+        self.servers.append(transport)
+        port = transport.get_extra_info('sockname')[1]
+
+        async def tcp(reader, writer):
+            while True:
+                try:
+                    length = int.from_bytes(await reader.readexactly(2), 'big')
+                    query = await reader.readexactly(length)
+                except asyncio.IncompleteReadError:
+                    return
+                if answer:
+                    response = dns_answer(query)
+                    writer.write(len(response).to_bytes(2, 'big') + response)
+                    await writer.drain()
+
+        await self.listen(port, tcp)
+        return port
+
+    def ready(self):
+        first = self.store.accounts[0]
+
+        def public(account):
+            return {k: account[k] for k in ('user', 'password', 'refresh_token', 'client_id', 'expired_refresh_token')}
+
+        return {
+            'ca_file': self.pki.ca_file,
+            'smtp': self.ports,
+            'token_url': 'https://localhost:%d/consumers/oauth2/v2.0/token' % self.token_port,
+            'token_port': self.token_port,
+            'dns': {'host': HOST, 'port': self.dns_port, 'silent_port': self.dns_silent_port},
+            'accounts': public(first),
+            'account_list': [public(a) for a in self.store.accounts],
+            'accept_any_password': self.args.accept_any_password,
+            'log': self.auth_log,
+            'maildir': self.maildir,
+            'transcript': os.path.join(self.state_dir, 'transcript.log'),
+            'hostname': self.hostname,
+            'host': HOST,
+            'pid': os.getpid(),
+            'untrusted_ca_file': os.path.join(self.pki.dir, 'untrusted-ca.pem'),
+        }
+
+    async def close(self):
+        for server in self.servers:
+            server.close()
+        for writer in list(self.writers):
+            writer.close()
+        for sock in self.sockets:
+            sock.close()
+        await asyncio.sleep(0)
+        if self.transcript_file:
+            self.transcript_file.close()
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--state-dir', required=True, help='where ready.json, ca.pem, auth.jsonl and mail/ go')
+    parser.add_argument('--lifetime', type=float, default=900, help='stop after this many seconds (default 900)')
+    parser.add_argument('--scenarios', default=','.join(SCENARIOS),
+                        help='comma-separated scenarios to serve (default: all): ' + ', '.join(SCENARIOS))
+    parser.add_argument('--pidfile', help='write the process id here')
+    parser.add_argument('--port', action='append', default=[], metavar='NAME=PORT',
+                        help='pin the port of a scenario (or token, dns, dns_silent); repeatable')
+    parser.add_argument('--accounts', help='JSON list of {"user", "password"} (default: one generated account)')
+    parser.add_argument('--accept-any-password', action='store_true', help='accept every password for every user')
+    parser.add_argument('--token-expires-in', type=int, default=3600, help='access token lifetime in seconds')
+    parser.add_argument('--keep-refresh-tokens', action='store_true',
+                        help='a used refresh token stays valid (default: rotated away, like a strict Microsoft)')
+    parser.add_argument('--slow-banner', type=float, default=5, help='banner delay of slow_banner in seconds')
+    parser.add_argument('--idle-timeout', type=float, default=300, help='drop an idle SMTP client after this long')
+    parser.add_argument('--hostname', default='BN0PR04CA0042.outlook.office365.com', help='the name in the banner')
+    args = parser.parse_args(argv)
+    args.scenarios = [s for s in args.scenarios.split(',') if s]
+    unknown = [s for s in args.scenarios if s not in SCENARIOS]
+    if unknown:
+        parser.error('unknown scenario(s): %s' % ', '.join(unknown))
+    pins = {}
+    for item in args.port:
+        name, _sep, port = item.partition('=')
+        if not port.isdigit() or name not in list(SCENARIOS) + ['token', 'dns', 'dns_silent']:
+            parser.error('--port wants NAME=PORT with a scenario name, token, dns or dns_silent: %r' % item)
+        pins[name] = int(port)
+    args.port = pins
+    return args
+
+
+async def serve(args):
+    standin = Standin(args)
+    ready_file = os.path.join(standin.state_dir, 'ready.json')
+    if os.path.exists(ready_file):
+        os.unlink(ready_file)
+    await standin.start()
+    write_atomic(ready_file, json.dumps(standin.ready(), indent=1))
+    print('standin: ready, pid %d, %s' % (os.getpid(), ready_file), file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.set_exception_handler(lambda _loop, context: standin.transcript('asyncio: %s' % context.get('message')))
+    try:
+        await asyncio.wait_for(stop.wait(), args.lifetime)
+        why = 'signal'
+    except asyncio.TimeoutError:
+        why = 'lifetime of %g s over' % args.lifetime
+    print('standin: stopping (%s)' % why, file=sys.stderr, flush=True)
+    await standin.close()
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    os.makedirs(args.state_dir, exist_ok=True)
+    if args.pidfile:
+        write_atomic(args.pidfile, '%d\n' % os.getpid())
+    try:
+        asyncio.run(serve(args))
+    finally:
+        if args.pidfile and os.path.exists(args.pidfile):
+            with open(args.pidfile, encoding='utf-8') as handle:
+                if handle.read().strip() == str(os.getpid()):
+                    os.unlink(args.pidfile)
+
+
+if __name__ == '__main__':
+    main()
