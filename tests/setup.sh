@@ -8,8 +8,9 @@ VENV=${LIVE_SMTP_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/mailops-live-smtp/venv}
 PYTHON=${LIVE_SMTP_PYTHON:-python3}
 
 # python3-venv: ensurepip, used by our venv and by the get-pip stand-in below; shellcheck: ansible-test's shellcheck
-# sanity test; locales: en_US.UTF-8, the locale ansible-test expects; libnet-ssleay-perl: TLS in swaks.
-apt_packages=(python3 python3-venv postfix msmtp swaks libnet-ssleay-perl libsasl2-modules ca-certificates openssl rsync git shellcheck locales)
+# sanity test; locales: en_US.UTF-8, the locale ansible-test expects; libnet-ssleay-perl: TLS in swaks; curl, bind9-dnsutils
+# (dig): independent clients of the stand-in's token endpoint and DNS responder.
+apt_packages=(python3 python3-venv postfix msmtp swaks libnet-ssleay-perl curl bind9-dnsutils libsasl2-modules ca-certificates openssl rsync git shellcheck locales)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
