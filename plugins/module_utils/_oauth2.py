@@ -127,8 +127,8 @@ def refresh_access_token(client_id, refresh_token, token_url=None, tenant="consu
             raise OAuth2Error("endpoint_unreachable", "TLS with the token endpoint failed: %s" % _scrub(cause, secrets))
         raise OAuth2Error("endpoint_unreachable", "cannot reach %s: %s" % (urlsplit(url).netloc, _scrub(cause, secrets)))
     except (socket.timeout, OSError) as exc:
-        raise OAuth2Error("endpoint_unreachable", "no answer from %s: %s" % (urlsplit(url).netloc,
-                                                                            _scrub(exc, secrets) or "timed out"))
+        detail = _scrub(exc, secrets) or "timed out"
+        raise OAuth2Error("endpoint_unreachable", "no answer from %s: %s" % (urlsplit(url).netloc, detail))
     except HTTPException as exc:
         raise OAuth2Error("bad_response", "broken HTTP answer from the token endpoint: %s" % _scrub(exc, secrets))
 

@@ -36,7 +36,7 @@ description:
     V(send_as_denied), V(message_rejected) (C(data)); at any stage V(temporary_failure), V(connection_lost),
     V(response_timeout), V(protocol_error), V(unexpected_reply)."
 author:
-  - mailops.live_smtp maintainers
+  - mailops.live_smtp maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.live_smtp.attributes
 attributes:
@@ -89,7 +89,7 @@ options:
     elements: str
   validate_certs:
     description:
-      - Verify the server certificate (chain and name) and the token endpoint's. V(false) is for diagnosis only:
+      - Verify the server certificate (chain and name) and the token endpoint's. V(false) is for diagnosis only, because
         credentials then go to any server in the path, and RV(tls.verified) is V(false).
     type: bool
     default: true
