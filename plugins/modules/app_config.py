@@ -1,0 +1,424 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.live_smtp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: app_config
+short_description: Write an SMTP account into an application's configuration file, in place
+version_added: 0.1.0
+description:
+  - Sets the SMTP settings of one application (Grafana, Gitea/Forgejo, Prometheus Alertmanager, Django, Nextcloud, a
+    C(.env) file, or any ini, dotenv, YAML, JSON, PHP or Python settings file) from one account of the shared
+    C(live_smtp_accounts) vocabulary.
+  - Edits only the lines that hold the managed keys; every other setting and comment stays as it was. JSON has no
+    comments; it keeps its key order and indentation.
+  - Encodes each value for the application's own parser, so a password with quotes, backslashes, C(#), C(;), C($),
+    spaces at either end or non-ASCII characters arrives byte-exact. Refuses, before writing anything, a value the
+    application would alter and cannot escape (a line break anywhere; C(%(name\)s) for go-ini; C(${...}) for Grafana).
+  - With O(delivery=direct) the application logs in to the account's server itself. None of the presets can log in
+    with OAuth2 (XOAUTH2), so an OAuth2 account fails there with a clear message that suggests O(delivery=local_relay):
+    the application then sends to the host's local relay (the C(mailops.live_smtp.postfix_relay) role) without
+    credentials.
+  - Writes atomically (temporary file in the same directory, then rename), keeps the owner, group and mode of an
+    existing file unless told otherwise, creates new files with mode C(0600), refuses to leave a world-readable file
+    that holds a password, and never writes a backup.
+  - The diff masks every secret value, old and new, as C(********).
+author:
+  - mailops.live_smtp maintainers
+extends_documentation_fragment:
+  - mailops.live_smtp.attributes
+  - ansible.builtin.files
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: Secret values are shown as C(********); with O(format=content) the content is not shown at all.
+options:
+  path:
+    description: The configuration file. Created when missing (see O(create)).
+    type: path
+    required: true
+  preset:
+    description:
+      - An application whose setting names and file format are built in. See the role README for each key written.
+      - V(grafana) (C(grafana.ini) C([smtp])), V(gitea) (Gitea and Forgejo C(app.ini) C([mailer])), V(alertmanager)
+        (C(alertmanager.yml) C(global.smtp_*)), V(django) (a settings module of C(EMAIL_*) assignments),
+        V(django_env) (the same keys in an environment file), V(nextcloud) (C(config.php) C(mail_*) entries),
+        V(env) (a C(.env) file of C(SMTP_*) keys).
+    type: str
+    choices: [grafana, gitea, alertmanager, django, django_env, nextcloud, env]
+  format:
+    description:
+      - A generic format, for applications without a preset. O(keys) maps the account's fields to the file's keys.
+      - V(content) writes O(content) as the whole file (a rendered template).
+    type: str
+    choices: [ini, dotenv, yaml, json, php, python, content]
+  delivery:
+    description:
+      - V(direct) - the application logs in to the account's server (host, port, STARTTLS or TLS, login, password;
+        From is the login).
+      - V(local_relay) - the application sends to O(relay_host):O(relay_port) without credentials or TLS, and the
+        host's mail relay does the rest.
+    type: str
+    choices: [direct, local_relay]
+    default: direct
+  account:
+    description: One account of C(live_smtp_account_list) (as filled in by the C(mailops.live_smtp.account) role).
+    type: dict
+    suboptions:
+      name:
+        description: Account name, for messages.
+        type: str
+      host:
+        description: Submission server.
+        type: str
+        default: smtp-mail.outlook.com
+      port:
+        description: Submission port.
+        type: int
+        default: 587
+      security:
+        description: V(starttls) or V(tls) (implicit). Default V(tls) on port 465, else V(starttls).
+        type: str
+        choices: [starttls, tls]
+      username:
+        description: The login.
+        type: str
+        required: true
+      from:
+        description: Sender address. Defaults to O(account.username).
+        type: str
+      auth:
+        description: V(password) or V(oauth2).
+        type: str
+        choices: [password, oauth2]
+        default: password
+      password:
+        description: The password or app password.
+        type: str
+      oauth2:
+        description: The account's OAuth2 settings. Accepted so a whole account can be passed; no preset can use them.
+        type: dict
+      ca_file:
+        description: The account's CA bundle. Accepted so a whole account can be passed; applications use their own.
+        type: path
+      senders:
+        description: The account's routed senders (postfix_relay). Accepted so a whole account can be passed; unused here.
+        type: list
+        elements: str
+  relay_host:
+    description: The local relay for O(delivery=local_relay).
+    type: str
+    default: localhost
+  relay_port:
+    description: The local relay's port for O(delivery=local_relay).
+    type: int
+    default: 25
+  from_name:
+    description: Display name for the sender, where the application has one.
+    type: str
+  section:
+    description: The ini section for O(format=ini); overrides a preset's section. Omit for the keys before any section.
+    type: str
+  ini_dialect:
+    description:
+      - How ini values are quoted. V(goini) - the go-ini library of Grafana and Gitea (triple quotes).
+        V(configparser) - Python's C(ConfigParser) with interpolation (C(%) doubled). V(raw) - written as is
+        (Python's C(RawConfigParser) and most C-style readers).
+    type: str
+    choices: [goini, configparser, raw]
+    default: goini
+  dotenv_dialect:
+    description:
+      - How dotenv values are quoted. V(python) - python-dotenv (single quotes, C(\\\\) and C(\\') escapes, no variable
+        expansion). V(shell) - POSIX C(sh) sourcing the file (single quotes, C('\\'') for a quote).
+    type: str
+    choices: [python, shell]
+    default: python
+  keys:
+    description:
+      - For a generic format, which key of the file gets which field of the account. Field names are V(host),
+        V(port), V(address) (host:port), V(security) (V(starttls), V(tls) or V(none)), V(starttls) and V(tls)
+        (booleans), V(auth) (boolean), V(username), V(password) and V(from).
+      - A key is a path of keys joined by O(key_separator) for nested formats (YAML, JSON).
+    type: dict
+  settings:
+    description:
+      - Further fixed settings, key (path) to value, written beside the account's. Not for secrets.
+    type: dict
+  key_separator:
+    description: Separator of the key paths in O(keys) and O(settings).
+    type: str
+    default: .
+  content:
+    description: The whole file, for O(format=content). May hold a secret, so it is never logged or shown in a diff.
+    type: str
+  validate:
+    description:
+      - A command run on the new file before it replaces the old one; C(%s) is the new file's path. A non-zero exit
+        leaves the old file in place.
+    type: str
+  create:
+    description: Create the file when it is missing. When V(false), a missing file is an error.
+    type: bool
+    default: true
+notes:
+  - Values that contain C({{) or C({%) must be marked C(!unsafe) in the inventory, or Ansible templates them first.
+seealso:
+  - name: The app_smtp role
+    description: Writes the accounts into many applications, with reload handlers.
+    link: https://github.com/mailops/live_smtp/tree/main/roles/app_smtp
+"""
+
+EXAMPLES = r"""
+- name: Grafana logs in to Outlook itself
+  mailops.live_smtp.app_config:
+    path: /etc/grafana/grafana.ini
+    preset: grafana
+    account: "{{ live_smtp_account_list[0] }}"
+    owner: root
+    group: grafana
+    mode: "0640"
+  no_log: true
+
+- name: Alertmanager sends through the local Postfix relay (OAuth2 account)
+  mailops.live_smtp.app_config:
+    path: /etc/prometheus/alertmanager.yml
+    preset: alertmanager
+    delivery: local_relay
+    account: "{{ live_smtp_account_list[0] }}"
+    validate: amtool check-config %s
+
+- name: Any YAML application
+  mailops.live_smtp.app_config:
+    path: /etc/myapp/config.yml
+    format: yaml
+    account: "{{ live_smtp_account_list[0] }}"
+    keys:
+      address: mail.smtp.server
+      username: mail.smtp.user
+      password: mail.smtp.password
+      from: mail.from
+    settings:
+      mail.enabled: true
+  no_log: true
+"""
+
+RETURN = r"""
+path:
+  description: The file.
+  returned: always
+  type: str
+  sample: /etc/grafana/grafana.ini
+format:
+  description: The format the file was edited as.
+  returned: always
+  type: str
+  sample: ini
+keys:
+  description: The keys this module manages in the file (paths joined by dots); values are never returned.
+  returned: always
+  type: list
+  elements: str
+  sample: [enabled, host, user, password, from_address, startTLS_policy, skip_verify]
+content_changed:
+  description: Whether the file's content changed (or would, in check mode); C(changed) also counts owner, group and mode.
+  returned: always
+  type: bool
+  sample: true
+"""
+
+import os
+import re
+import shlex
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+
+from ansible_collections.mailops.live_smtp.plugins.module_utils import _app_formats
+
+
+def argument_spec():
+    return dict(
+        path=dict(type="path", required=True),
+        preset=dict(type="str", choices=sorted(_app_formats.PRESETS)),
+        format=dict(type="str", choices=list(_app_formats.FORMATS)),
+        delivery=dict(type="str", choices=list(_app_formats.DELIVERIES), default="direct"),
+        account=dict(type="dict", options=dict(
+            name=dict(type="str"),
+            host=dict(type="str", default="smtp-mail.outlook.com"),
+            port=dict(type="int", default=587),
+            security=dict(type="str", choices=["starttls", "tls"]),
+            username=dict(type="str", required=True),
+            password=dict(type="str", no_log=True),
+            auth=dict(type="str", choices=["password", "oauth2"], default="password"),
+            oauth2=dict(type="dict", no_log=True),
+            ca_file=dict(type="path"),
+            senders=dict(type="list", elements="str"),
+            **{"from": dict(type="str")}
+        )),
+        relay_host=dict(type="str", default="localhost"),
+        relay_port=dict(type="int", default=25),
+        from_name=dict(type="str"),
+        section=dict(type="str"),
+        ini_dialect=dict(type="str", choices=list(_app_formats.INI_DIALECTS), default="goini"),
+        dotenv_dialect=dict(type="str", choices=list(_app_formats.DOTENV_DIALECTS), default="python"),
+        keys=dict(type="dict", no_log=False),
+        settings=dict(type="dict"),
+        key_separator=dict(type="str", default="."),
+        content=dict(type="str", no_log=True),
+        validate=dict(type="str"),
+        create=dict(type="bool", default=True),
+    )
+
+
+def plan(params):
+    """Format, edit options and settings for the parameters; raises AppFormatError."""
+    preset = params["preset"]
+    account = params["account"]
+    if preset:
+        spec = _app_formats.PRESETS[preset]
+        fmt = spec["format"]
+        options = {"section": params["section"] or spec.get("section"), "ini_dialect": spec.get("ini_dialect"),
+                   "dotenv_dialect": params["dotenv_dialect"]}
+        settings = _app_formats.preset_settings(preset, params["delivery"], account, params["relay_host"],
+                                                params["relay_port"], params["from_name"])
+    else:
+        fmt = params["format"]
+        options = {"section": params["section"], "ini_dialect": params["ini_dialect"],
+                   "dotenv_dialect": params["dotenv_dialect"]}
+        settings = []
+        if params["keys"]:
+            settings = _app_formats.generic_settings(params["delivery"], account, params["keys"], params["relay_host"],
+                                                     params["relay_port"], params["key_separator"])
+    for key, value in (params["settings"] or {}).items():
+        settings.append((_app_formats.split_path(key, params["key_separator"]), value, False))
+    return fmt, options, settings
+
+
+def final_mode(module, path, exists):
+    """The mode the file will have, or None when it cannot be told beforehand (symbolic mode on a new file)."""
+    mode = module.params["mode"]
+    current = os.stat(path).st_mode & 0o7777 if exists else 0o600
+    if mode is None:
+        return current
+    if isinstance(mode, int):
+        return mode
+    if re.match(r"^0?[0-7]{3,4}$", mode):
+        return int(mode, 8)
+    if exists:
+        return module._symbolic_mode_to_octal(os.stat(path), mode)
+    return None
+
+
+def write_atomically(module, path, data, exists):
+    """Temp file (0600) in the same directory, attributes applied, validated, then renamed over the file."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if exists:
+            st = os.stat(path)
+            os.chmod(tmp, st.st_mode & 0o7777)
+            os.chown(tmp, st.st_uid, st.st_gid)
+        file_args = module.load_file_common_arguments(module.params, path=tmp)
+        module.set_fs_attributes_if_different(file_args, False)
+        if module.params["validate"]:
+            validate = module.params["validate"]
+            if "%s" not in validate:
+                raise _app_formats.AppFormatError("validate must contain %s")
+            rc, out, err = module.run_command(shlex.split(validate.replace("%s", shlex.quote(tmp))))
+            if rc != 0:
+                raise _app_formats.AppFormatError("validation failed (rc %d): %s %s" % (rc, to_native(out), to_native(err)))
+        os.rename(tmp, path)
+        tmp = None
+    finally:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("preset", "format"), ("preset", "keys"), ("content", "keys")],
+        required_one_of=[("preset", "format")],
+        required_if=[("format", "content", ("content",))],
+        required_by={"preset": "account", "keys": "account"},
+        add_file_common_args=True,
+        supports_check_mode=True,
+    )
+    params = module.params
+    path = params["path"]
+    result = dict(changed=False, path=path, format=params["format"], keys=[], content_changed=False)
+    try:
+        if params["content"] is not None and params["format"] != "content":
+            raise _app_formats.AppFormatError("content goes with format: content")
+        if params["format"] == "content":
+            fmt, options, settings = "content", {}, []
+        else:
+            fmt, options, settings = plan(params)
+        result["format"] = fmt
+        result["keys"] = [".".join(p) for p, _v, _s in settings]
+        exists = os.path.exists(path)
+        if not exists and not params["create"]:
+            raise _app_formats.AppFormatError("%s does not exist and create is false" % path)
+        if exists and not os.path.isfile(path):
+            raise _app_formats.AppFormatError("%s is not a regular file" % path)
+        before = ""
+        if exists:
+            with open(path, "rb") as handle:
+                before = to_text(handle.read(), errors="surrogate_or_strict")
+        if fmt == "content":
+            after = params["content"]
+        else:
+            after = _app_formats.edit(fmt, before, settings, options)
+            _app_formats.verify(fmt, after, settings)
+        holds_secret = fmt == "content" or any(secret and value for _p, value, secret in settings)
+        mode = final_mode(module, path, exists)
+        if holds_secret and mode is not None and mode & 0o004:
+            raise _app_formats.AppFormatError(
+                "%s would be world-readable (mode %04o) with a password in it; give a mode such as 0640" % (path, mode))
+    except _app_formats.AppFormatError as exc:
+        module.fail_json(msg=to_native(exc), **result)
+
+    content_changed = after != before or not exists
+    result["content_changed"] = content_changed
+    if module._diff and content_changed:
+        if fmt == "content":
+            hidden = "(content hidden: it may hold a secret; %d lines)\n"
+            result["diff"] = dict(before_header=path, after_header=path,
+                                  before=hidden % len(before.splitlines()) if exists else "",
+                                  after=hidden % len(after.splitlines()))
+        else:
+            result["diff"] = dict(before_header=path, after_header=path,
+                                  before=_app_formats.mask(fmt, before, settings, options),
+                                  after=_app_formats.mask(fmt, after, settings, options))
+    if content_changed and not module.check_mode:
+        try:
+            write_atomically(module, path, to_bytes(after, errors="surrogate_or_strict"), exists)
+        except _app_formats.AppFormatError as exc:
+            module.fail_json(msg=to_native(exc), **result)
+        except (IOError, OSError) as exc:
+            module.fail_json(msg="cannot write %s: %s" % (path, to_native(exc)), **result)
+    file_args = module.load_file_common_arguments(params)
+    if content_changed and module.check_mode:
+        changed = True
+    else:
+        changed = module.set_fs_attributes_if_different(file_args, content_changed)
+    result["changed"] = changed
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
