@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# smtp_check end to end against the stand-in server: success paths, every failure reason, DNS with and without
+# dnspython, secrets (vaulted, searched for in -vvvv/--diff/--check output and in what the stand-in received), and
+# the check playbook (mailops.live_smtp.check) across a two-host inventory with its report.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here"
+# shellcheck source=tests/integration/targets/setup_standin/standin.sh
+. ../setup_standin/standin.sh
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp_check.XXXXXX")
+chmod 700 "$tmp"
+# SMTP_CHECK_KEEP=1 keeps the outputs for a post-mortem (they hold no secret in clear, except auth.jsonl and secrets.txt).
+if [ -n "${SMTP_CHECK_KEEP:-}" ]; then
+  echo "smtp_check: keeping $tmp"
+else
+  trap 'rm -rf "$tmp"' EXIT   # standin_start adds the stand-in's stop to this trap
+fi
+
+fail() {
+  echo "FAIL: $*" >&2
+  standin_dump || true
+  exit 1
+}
+
+# Long unique secrets for this run only: any appearance in output is a leak, never a coincidence.
+secret() { python -c 'import secrets, sys; print(sys.argv[1] + secrets.token_urlsafe(48))' "$1"; }
+user=standin@outlook.com
+password=$(secret "pw-")
+refresh_token=$(secret "M.C5-")
+umask 077
+printf '%s\n%s\n' "$password" "$refresh_token" > "$tmp/secrets.txt"
+python - "$tmp/accounts.json" "$user" "$password" "$refresh_token" <<'PY'
+import json, sys
+json.dump([{"user": sys.argv[2], "password": sys.argv[3], "refresh_token": sys.argv[4]}], open(sys.argv[1], "w"))
+PY
+umask 022
+
+# Refresh tokens stay valid after use here (Microsoft keeps them valid too), so one vaulted token serves every run.
+standin_start "$tmp/standin" --accounts "$tmp/accounts.json" --keep-refresh-tokens --lifetime 900 --slow-banner 3
+[ "$(standin_get accounts.password)" = "$password" ] || fail "the stand-in did not take the accounts file"
+
+# A Python without dnspython for the managed host "nodns" (no pip needed: modules use only the standard library).
+python3 -m venv --without-pip "$tmp/nodns"
+if "$tmp/nodns/bin/python" -c 'import dns.resolver' 2>/dev/null; then
+  fail "the venv $tmp/nodns should not have dnspython"
+fi
+
+cat > "$tmp/inventory.yml" <<YAML
+all:
+  hosts:
+    testhost:
+      ansible_connection: local
+      ansible_python_interpreter: "{{ ansible_playbook_python }}"
+    nodns:
+      ansible_connection: local
+      ansible_python_interpreter: $tmp/nodns/bin/python
+YAML
+
+# Runs a playbook, keeps its output in $tmp/NAME.log, fails on a non-zero exit or on a traceback in the output.
+play() {
+  local name=$1 playbook=$2
+  shift 2
+  echo "=== $name: ansible-playbook $playbook $*"
+  if ! ansible-playbook -i "$tmp/inventory.yml" -e "standin_ready=$STANDIN_READY" "$playbook" "$@" >"$tmp/$name.log" 2>&1; then
+    cat "$tmp/$name.log"
+    fail "$name: ansible-playbook failed"
+  fi
+  tail -n 4 "$tmp/$name.log"
+  if grep -n 'Traceback' "$tmp/$name.log"; then
+    fail "$name: a traceback in the output"
+  fi
+}
+
+play success playbooks/success.yml
+# -vvv shows an `exception` of a failed module: a traceback there is a bug too.
+play reasons playbooks/reasons.yml -vvv
+play dns playbooks/dns.yml -vvv
+
+# --- secrets: vaulted with real ansible-vault, a vault password made for this run only
+vault_pass="$tmp/vault/pass"
+mkdir -m 700 "$tmp/vault"
+secret "vault-" > "$vault_pass"
+chmod 600 "$vault_pass"
+{
+  echo "---"
+  printf '%s' "$password" | ansible-vault encrypt_string --vault-password-file "$vault_pass" --stdin-name vault_secret_password
+  printf '%s' "$refresh_token" | ansible-vault encrypt_string --vault-password-file "$vault_pass" --stdin-name vault_secret_refresh_token
+} > "$tmp/vault/secrets.yml" 2>/dev/null
+grep -q '\$ANSIBLE_VAULT;1.1;AES256' "$tmp/vault/secrets.yml" || fail "ansible-vault encrypt_string made no vault"
+python "$here/files/leakcheck.py" "$tmp/secrets.txt" /dev/null "$tmp/vault/secrets.yml" >/dev/null \
+  || fail "the vaulted vars file holds a secret in clear"
+
+auth_lines_before=$(standin_auth_count)
+vault=(-e "@$tmp/vault/secrets.yml" --vault-password-file "$vault_pass")
+play secrets-vvvv playbooks/secrets.yml "${vault[@]}" -vvvv
+play secrets-diff playbooks/secrets.yml "${vault[@]}" -vvvv --diff
+play secrets-check playbooks/secrets.yml "${vault[@]}" -vvvv --check --diff
+
+# What arrived: the password byte-exact on the good server; nothing at all on the bad certificates nor without TLS.
+python - "$STANDIN_DIR/auth.jsonl" "$auth_lines_before" "$password" <<'PY' || fail "credentials arrived where they must not"
+import json, sys
+lines = [json.loads(line) for line in open(sys.argv[1])][int(sys.argv[2]):]
+bad = [entry for entry in lines if entry["scenario"] in ("untrusted_cert", "wrong_host_cert", "expired_cert", "no_starttls")]
+exact = [entry for entry in lines if entry["scenario"] == "outlook" and entry["mechanism"] == "LOGIN" and entry["secret"] == sys.argv[3]]
+tokens = [entry for entry in lines if entry["scenario"] == "outlook" and entry["mechanism"] == "XOAUTH2"]
+print("auth.jsonl: %d new AUTH lines, %d on bad certificates, %d exact password logins, %d XOAUTH2 logins"
+      % (len(lines), len(bad), len(exact), len(tokens)))
+sys.exit(1 if bad or len(exact) != 3 or len(tokens) != 3 else 0)
+PY
+
+# --- the check playbook across an inventory of two hosts, with its report
+check_dir="$tmp/check"
+mkdir -p "$check_dir/group_vars/all"
+cat > "$check_dir/inventory.yml" <<'YAML'
+all:
+  hosts:
+    mail1:
+    mail2:
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+YAML
+cp "$tmp/vault/secrets.yml" "$check_dir/group_vars/all/vault.yml"
+cat > "$check_dir/group_vars/all/mail.yml" <<YAML
+---
+live_smtp_accounts:
+  - name: tenant
+    host: localhost
+    port: $(standin_port outlook)
+    username: $user
+    auth: password
+    password: "{{ vault_secret_password }}"
+    ca_file: $STANDIN_CA
+  - name: personal
+    host: localhost
+    port: $(standin_port consumer)
+    username: $user
+    password: "{{ vault_secret_password }}"
+    ca_file: $STANDIN_CA
+  - name: oauth
+    host: localhost
+    port: $(standin_port outlook)
+    username: $user
+    auth: oauth2
+    oauth2:
+      client_id: $(standin_get accounts.client_id)
+      refresh_token: "{{ vault_secret_refresh_token }}"
+      token_url: $(standin_get token_url)
+    ca_file: $STANDIN_CA
+YAML
+# The same accounts without the personal one, for a run that must pass.
+python - "$check_dir/group_vars/all/mail.yml" "$check_dir/good.yml" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+start = text.index("  - name: personal")
+end = text.index("  - name: oauth")
+open(sys.argv[2], "w").write(text[:start] + text[end:])
+PY
+
+check() {
+  local name=$1 want_rc=$2 rc=0
+  shift 2
+  echo "=== $name: ansible-playbook mailops.live_smtp.check $*"
+  ansible-playbook -i "$check_dir/inventory.yml" --vault-password-file "$vault_pass" mailops.live_smtp.check "$@" \
+    >"$tmp/$name.log" 2>&1 || rc=$?
+  if [ "$rc" != "$want_rc" ]; then
+    cat "$tmp/$name.log"
+    fail "$name: exit code $rc, expected $want_rc"
+  fi
+  if grep -n 'Traceback' "$tmp/$name.log"; then
+    fail "$name: a traceback in the output"
+  fi
+}
+
+check check-mixed 2 -vvvv -e "live_smtp_check_report_dir=$tmp/report"
+grep -E '^\s*"(OK|FAIL) ' "$tmp/check-mixed.log" || fail "check-mixed: no summary lines"
+# One summary line per host and account (two hosts).
+for line in "OK   tenant localhost:$(standin_port outlook)" \
+            "FAIL personal localhost:$(standin_port consumer) reason=basic_auth_disabled stage=auth reply=535 5.7.139" \
+            "OK   oauth localhost:$(standin_port outlook)"; do
+  [ "$(grep -cF "$line" "$tmp/check-mixed.log")" = 2 ] || fail "check-mixed: not one summary line per host: $line"
+done
+grep -q 'failed=1 ' "$tmp/check-mixed.log" || fail "check-mixed: the hosts did not fail at the end"
+python - "$tmp/report/live_smtp_check.json" "$tmp/report/live_smtp_check.md" <<'PY' || fail "check-mixed: wrong report"
+import json, os, stat, sys
+report = json.load(open(sys.argv[1]))
+markdown = open(sys.argv[2]).read()
+rows = {(c["host"], c["account"]): c for c in report["checks"]}
+assert report["ok"] is False, report["ok"]
+assert sorted(rows) == sorted((h, a) for h in ("mail1", "mail2") for a in ("tenant", "personal", "oauth")), sorted(rows)
+for host in ("mail1", "mail2"):
+    assert rows[host, "tenant"]["ok"] and rows[host, "tenant"]["tls_version"] in ("TLSv1.2", "TLSv1.3"), rows[host, "tenant"]
+    assert rows[host, "oauth"]["ok"] and rows[host, "oauth"]["auth_mechanism"] in ("XOAUTH2", None), rows[host, "oauth"]
+    personal = rows[host, "personal"]
+    assert not personal["ok"] and personal["reason"] == "basic_auth_disabled", personal
+    assert personal["failed_stage"] == "auth" and personal["reply"]["code"] == 535, personal
+    assert "OAuth2" in personal["hint"], personal
+assert "| mail1 | personal |" in markdown and "`basic_auth_disabled`" in markdown, markdown
+assert "4 of 6 checks passed" in markdown, markdown
+for path in sys.argv[1:]:
+    assert not os.stat(path).st_mode & stat.S_IROTH, "%s is world-readable" % path
+print("report: 6 checks, 2 failed as expected")
+PY
+
+mails_before=$(standin_mail_count)
+check check-good-check 0 -e "@$check_dir/good.yml" -e live_smtp_check_send_test_message=true --check --diff -vvvv
+[ "$(standin_mail_count)" = "$mails_before" ] || fail "check mode sent a message"
+check check-good-send 0 -e "@$check_dir/good.yml" -e live_smtp_check_send_test_message=true
+standin_wait_mail $((mails_before + 4)) 10 || fail "check-good-send: 4 test messages (2 hosts x 2 accounts) expected"
+[ "$(standin_mail_count)" = $((mails_before + 4)) ] || fail "check-good-send: more than 4 messages arrived"
+
+# Nothing secret in any output of this target, in any encoding, nor in the reports.
+python "$here/files/leakcheck.py" --user "$user" "$tmp/secrets.txt" "$STANDIN_DIR/auth.jsonl" \
+  "$tmp"/*.log "$tmp/report/live_smtp_check.json" "$tmp/report/live_smtp_check.md" || fail "a secret leaked"
+echo "smtp_check: all passed"
