@@ -9,8 +9,12 @@ PYTHON=${LIVE_SMTP_PYTHON:-python3}
 
 # python3-venv: ensurepip, used by our venv and by the get-pip stand-in below; shellcheck: ansible-test's shellcheck
 # sanity test; locales: en_US.UTF-8, the locale ansible-test expects; libnet-ssleay-perl: TLS in swaks; curl, bind9-dnsutils
-# (dig): independent clients of the stand-in's token endpoint and DNS responder.
-apt_packages=(python3 python3-venv postfix msmtp swaks libnet-ssleay-perl curl bind9-dnsutils libsasl2-modules ca-certificates openssl rsync git shellcheck locales)
+# (dig): independent clients of the stand-in's token endpoint and DNS responder. app_smtp's tests read its output with
+# the applications' own parsers: php-cli (Nextcloud's config.php), prometheus-alertmanager (amtool check-config; its
+# daemon does not start without an init system), golang-go + golang-gopkg-ini.v1-dev (go-ini, Grafana's and Gitea's
+# ini parser, built in 2 s).
+apt_packages=(python3 python3-venv postfix msmtp swaks libnet-ssleay-perl curl bind9-dnsutils libsasl2-modules ca-certificates openssl rsync git shellcheck locales
+  php-cli prometheus-alertmanager golang-go golang-gopkg-ini.v1-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
