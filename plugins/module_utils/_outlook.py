@@ -107,6 +107,8 @@ REASONS = (
            "The server rejected EHLO: set ehlo_name to a valid host name of this machine."),
     Reason("starttls_rejected", ("starttls",), None, None, None, None, "454 4.7.0 TLS not available due to temporary reason",
            "The server advertised STARTTLS but refused it: retry later, or check for a middlebox stripping TLS."),
+    Reason("temporary_failure", STAGES, ("4xx",), None, None, None, "450 4.2.0 Mailbox busy",
+           "A transient error on the server: retry later."),
     Reason("auth_rejected", ("auth",), None, None, None, None, "535 5.7.8 Error: authentication failed",
            "The server refused the authentication: read the reply text."),
     Reason("sender_rejected", ("mail",), None, None, None, None, "550 5.1.0 Sender address rejected",
@@ -115,8 +117,6 @@ REASONS = (
            "The server refused a recipient: check the rcpt_to addresses."),
     Reason("message_rejected", ("data",), None, None, None, None, "554 5.6.0 Message rejected",
            "The server refused the message after DATA: read the reply text."),
-    Reason("temporary_failure", STAGES, ("4xx",), None, None, None, "450 4.2.0 Mailbox busy",
-           "A transient error on the server: retry later."),
     # Local failures: no server reply selects them.
     Reason("dns_nxdomain", ("dns",), (), (), None, None, "",
            "The host name does not exist: check host (Outlook.com: smtp-mail.outlook.com)."),
@@ -134,6 +134,8 @@ REASONS = (
            "firewall or the ISP (many block 25 and some 587); allow egress to the host's port."),
     Reason("network_unreachable", ("connect",), (), (), None, None, "",
            "This host has no route to the server: check its network, or set ip_version 4 when IPv6 is unusable."),
+    Reason("connection_failed", ("connect",), (), (), None, None, "",
+           "The TCP connection failed: read detail for the operating system's error."),
     Reason("banner_timeout", ("banner",), (), (), None, None, "",
            "The TCP connection opened but the server said nothing: a proxy or firewall is intercepting the port, or "
            "security does not match the port (port 465 speaks TLS first: security tls)."),
@@ -193,7 +195,7 @@ TOKEN_HINTS = {
 _TOKEN_HINT_DEFAULT = "The token endpoint refused the refresh: read the error description, then sign in again if needed."
 
 MICROSOFT_HOST_SUFFIXES = ("outlook.com", "office365.com", "live.com", "hotmail.com", "outlook.office.com")
-CONSUMER_DOMAIN = re.compile(r"^(outlook\.[a-z.]+|hotmail\.[a-z.]+|live\.[a-z.]+|msn\.com|passport\.com)$", re.I)
+CONSUMER_DOMAIN = re.compile(r"^((outlook|hotmail|live)\.(com|[a-z]{2}|co\.[a-z]{2}|com\.[a-z]{2})|msn\.com|passport\.com)$", re.I)
 PORT_465_HINT = ("Microsoft does not support port 465 (implicit TLS) for SMTP AUTH client submission: use port 587 "
                  "with security starttls.")
 

@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every reply of OUTLOOK-FACTS' table maps to its reason; endpoint advice."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from ansible_collections.mailops.live_smtp.plugins.module_utils import _outlook
+
+# (stage, code, enhanced, text) as Microsoft sends them -> reason
+MICROSOFT_REPLIES = [
+    ("auth", 535, "5.7.139", "5.7.139 Authentication unsuccessful, basic authentication is disabled.", "basic_auth_disabled"),
+    ("auth", 535, "5.7.139", "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. "
+     "Visit https://aka.ms/smtp_auth_disabled for more information.", "tenant_smtp_auth_disabled"),
+    ("auth", 535, "5.7.139", "5.7.139 Authentication unsuccessful, user is locked by your organization's security "
+     "defaults policy. Contact your administrator.", "security_defaults_block"),
+    ("auth", 535, "5.7.139", "5.7.139 Authentication unsuccessful, the request did not meet the criteria to be "
+     "authenticated successfully. Contact your administrator.", "security_defaults_block"),
+    ("auth", 535, "5.7.3", "5.7.3 Authentication unsuccessful [BN0PR04CA0042.namprd04.prod.outlook.com]", "auth_failed"),
+    ("auth", 550, "5.7.30", "5.7.30 Basic authentication is not supported for Client Submission.", "basic_auth_retired"),
+    ("auth", 504, "5.7.4", "5.7.4 Unrecognized authentication type [BN0PR04CA0042.outlook.office365.com]",
+     "mechanism_unrecognized"),
+    ("auth", 503, "5.5.2", "5.5.2 Send hello first [BN0PR04CA0042.outlook.office365.com]", "hello_required"),
+    ("mail", 503, "5.5.2", "5.5.2 Send hello first", "hello_required"),
+    ("mail", 530, "5.7.57", "5.7.57 Client not authenticated to send mail. [BN0PR04CA0042]", "not_authenticated"),
+    ("ehlo", 421, "4.7.66", "4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to support "
+     "TLS 1.2.", "tls_version_rejected"),
+    ("data", 554, "5.2.252", "5.2.252 SendAsDenied; alerts@outlook.com not allowed to send as other@example.com; "
+     "STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied", "send_as_denied"),
+    ("mail", 554, "5.2.252", "5.2.252 SendAsDenied; a@outlook.com not allowed to send as b@example.com",
+     "send_as_denied"),
+    ("data", 550, "5.7.520", "5.7.520 Access denied, Your organization does not allow external forwarding.",
+     "forwarding_blocked"),
+    ("rcpt", 550, "5.7.520", "5.7.520 Access denied, Your organization does not allow external forwarding.",
+     "forwarding_blocked"),
+    ("mail", 550, "5.3.4", "5.3.4 Requested action not taken; To continue sending messages, please sign in to your "
+     "account.", "account_locked"),
+    ("mail", 554, "5.2.0", "5.2.0 STOREDRV.Submission.Exception:OutboundSpamException; Failed to process message "
+     "due to a permanent exception", "sending_quota"),
+    ("data", 554, "5.2.0", "5.2.0 STOREDRV.Submission.Exception:RefuseQuotaException", "sending_quota"),
+    ("mail", 554, "5.2.0", "5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process "
+     "message", "submission_quota"),
+    ("mail", 451, "4.7.0", "4.7.0 Temporary server error. Please try again later. PRX4", "temporary_failure"),
+    ("auth", 451, "4.7.0", "4.7.0 Temporary server error. Please try again later.", "temporary_failure"),
+    ("auth", 501, "5.5.124", "5.5.124 Invalid XOAUTH2 auth data", "invalid_xoauth2_data"),
+    ("banner", 421, "4.3.2", "4.3.2 Service not available", "service_unavailable"),
+    ("banner", 554, "5.7.1", "5.7.1 Client host rejected", "service_unavailable"),
+]
+
+
+@pytest.mark.parametrize("stage, code, enhanced, text, reason", MICROSOFT_REPLIES)
+def test_microsoft_replies(stage, code, enhanced, text, reason):
+    word, hint, _stage = _outlook.classify_reply(stage, code, enhanced, text)
+    assert word == reason
+    assert hint.strip()
+
+
+def test_tls_version_reply_reports_the_tls_stage():
+    assert _outlook.classify_reply("ehlo", 421, "4.7.66", "4.7.66 TLS 1.0 and 1.1 are not supported")[2] == "tls"
+
+
+@pytest.mark.parametrize("stage, code, enhanced, reason", [
+    ("ehlo", 501, "5.5.4", "ehlo_rejected"),
+    ("starttls", 454, "4.7.0", "starttls_rejected"),
+    ("auth", 535, "5.7.8", "auth_failed"),
+    ("auth", 538, None, "auth_rejected"),
+    ("mail", 550, "5.1.0", "sender_rejected"),
+    ("rcpt", 550, "5.1.1", "recipient_rejected"),
+    ("rcpt", 452, "4.5.3", "temporary_failure"),
+    ("data", 554, "5.6.0", "message_rejected"),
+    ("rcpt", 421, "4.4.2", "service_unavailable"),
+])
+def test_generic_fallbacks(stage, code, enhanced, reason):
+    assert _outlook.classify_reply(stage, code, enhanced, "%s whatever" % enhanced)[0] == reason
+
+
+def test_unknown_reply_is_unexpected_reply():
+    assert _outlook.classify_reply("banner", 500, None, "who knows")[0] == "unexpected_reply"
+
+
+def test_reply_reasons_do_not_leak_into_other_stages():
+    # 5.7.139 text at the mail stage is not an AUTH verdict
+    assert _outlook.classify_reply("mail", 535, "5.7.139", "basic authentication is disabled")[0] == "sender_rejected"
+
+
+def test_every_reason_has_a_hint_and_known_stages():
+    for entry in _outlook.REASONS:
+        assert entry.hint.strip(), entry.word
+        assert re.match(r"^[a-z][a-z0-9_]*$", entry.word)
+        assert set(entry.stages) <= set(_outlook.STAGES), entry.word
+
+
+def test_reasons_doc_lists_every_reason():
+    doc = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "reasons.md")
+    with open(doc, encoding="utf-8") as handle:
+        text = handle.read()
+    words = {entry.word for entry in _outlook.REASONS} | {"unexpected_reply"}
+    missing = sorted(word for word in words if "`%s`" % word not in text)
+    assert not missing
+
+
+@pytest.mark.parametrize("oauth_reason, needle", [
+    ("invalid_grant", "signing in again"),
+    ("endpoint_unreachable", "login.microsoftonline.com:443"),
+    ("cert_untrusted", "ca_path"),
+    ("invalid_client", "client_id"),
+    ("AADSTS9999_something", "error description"),
+])
+def test_token_hints(oauth_reason, needle):
+    assert needle in _outlook.token_hint(oauth_reason)
+
+
+@pytest.mark.parametrize("host, expected", [
+    ("smtp-mail.outlook.com", True), ("SMTP.Office365.com.", True), ("smtp.live.com", True),
+    ("mail.example.com", False), ("notoutlook.com", False), ("127.0.0.1", False),
+])
+def test_microsoft_hosts(host, expected):
+    assert _outlook.is_microsoft_host(host) is expected
+
+
+@pytest.mark.parametrize("address, expected", [
+    ("a@outlook.com", True), ("a@hotmail.co.uk", True), ("a@live.de", True), ("a@msn.com", True),
+    ("a@HOTMAIL.FR", True), ("a@example.com", False), ("a@outlook.example.com", False), ("nobody", False), (None, False),
+])
+def test_consumer_addresses(address, expected):
+    assert _outlook.is_consumer_address(address) is expected
+
+
+def test_endpoint_warnings():
+    warnings = _outlook.endpoint_warnings("smtp.live.com", 465, "me@hotmail.com", password_auth=True)
+    assert len(warnings) == 3
+    assert "smtp-mail.outlook.com" in warnings[0]
+    assert "465" in warnings[1]
+    assert "September 2024" in warnings[2]
+    assert _outlook.endpoint_warnings("smtp-mail.outlook.com", 587, "me@hotmail.com", password_auth=False) == []
+    assert _outlook.endpoint_warnings("mail.example.com", 465, "me@example.com", password_auth=True) == []
+
+
+def test_port_465_failure_hint_says_so_plainly():
+    assert _outlook.adjust_hint("x", "smtp-mail.outlook.com", 465).startswith("Microsoft does not support port 465")
+    assert _outlook.adjust_hint("x", "smtp-mail.outlook.com", 587) == "x"
+    assert _outlook.adjust_hint("x", "mail.example.com", 465) == "x"
