@@ -44,7 +44,7 @@ class OAuth2Error(Exception):
 
 def token_url_for(tenant="consumers"):
     """Token endpoint of a tenant: consumers, organizations, common, a tenant id or a verified domain."""
-    tenant = (tenant or "consumers").strip()
+    tenant = (tenant or "").strip() or "consumers"
     if not _TENANT.match(tenant):
         raise OAuth2Error("invalid_request", "tenant %r is not a tenant id, domain or consumers/organizations/common"
                           % tenant)
