@@ -116,7 +116,8 @@ def utcnow():
 def write_atomic(path, data, mode=0o644):
     tmp = '%s.tmp%d' % (path, os.getpid())
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), 'wb') as handle:
-        handle.write(data if isinstance(data, bytes) else data.encode('utf-8'))
+        # surrogateescape: bytes a client sent that are not UTF-8 are written back as they came.
+        handle.write(data if isinstance(data, bytes) else data.encode('utf-8', 'surrogateescape'))
     os.replace(tmp, path)
 
 
@@ -245,6 +246,9 @@ class Store:
             account = dict(account)
             old = known.get(account['user'].lower(), {})
             account.setdefault('password', old.get('password', secrets.token_urlsafe(16)))
+            for key in ('latest_refresh_token', 'expired_refresh_token'):
+                if key in old:
+                    account.setdefault(key, old[key])
             account.setdefault('client_id', self.client_id)
             account.setdefault('refresh_token', old.get('refresh_token') or self.new_refresh_token())
             self.accounts.append(account)
@@ -398,11 +402,13 @@ def parse_path_arg(arg, keyword):
 
 def header_senders(message):
     """The addresses in the From header(s) of a message (bytes)."""
+    # A str parser: BytesParser would turn UTF-8 (RFC 6532 headers) into surrogates.
+    text = message.decode('utf-8', 'replace')
     try:
-        headers = email.parser.BytesParser(policy=email.policy.SMTPUTF8).parsebytes(message, headersonly=True)
+        headers = email.parser.Parser(policy=email.policy.SMTPUTF8).parsestr(text, headersonly=True)
         return [a.addr_spec for h in headers.get_all('From') or [] for a in h.addresses]
     except Exception:  # pylint: disable=broad-except
-        headers = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(message, headersonly=True)
+        headers = email.parser.Parser(policy=email.policy.compat32).parsestr(text, headersonly=True)
         return [a for _n, a in email.utils.getaddresses([str(h) for h in headers.get_all('From') or []])]
 
 
@@ -441,6 +447,115 @@ def dns_answer(query_wire):
 
 # -------------------------------------------------------------------------------------------------------- SMTP
 
+class TlsChannel:
+    """TLS over an asyncio stream pair, done with memory BIOs: unlike loop.start_tls(), a failed handshake still sends
+    OpenSSL's alert (protocol_version, ...), as a real server does. Offers what SmtpSession uses of reader and writer."""
+
+    def __init__(self, reader, writer, context):
+        self.reader = reader
+        self.writer = writer
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self.sslobj = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        self.buffer = bytearray()
+        self.eof = False
+
+    def _flush(self):
+        data = self.outgoing.read()
+        if data:
+            self.writer.write(data)
+
+    async def _receive(self, timeout=None):
+        await self.writer.drain()
+        data = await asyncio.wait_for(self.reader.read(65536), timeout)
+        if data:
+            self.incoming.write(data)
+        else:
+            self.incoming.write_eof()
+        return bool(data)
+
+    async def handshake(self, timeout):
+        while True:
+            try:
+                self.sslobj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                if not await self._receive(timeout):
+                    raise ConnectionError('EOF during the TLS handshake')
+            except ssl.SSLError:
+                self._flush()  # the alert
+                await self.writer.drain()
+                raise
+        self._flush()
+        await self.writer.drain()
+        return self.sslobj.version()
+
+    async def _fill(self):
+        while not self.eof:
+            try:
+                data = self.sslobj.read(65536)
+            except ssl.SSLWantReadError:
+                self._flush()
+                await self._receive()
+                continue
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                data = b''
+            self._flush()
+            if not data:
+                self.eof = True
+            self.buffer += data
+            return
+
+    async def readuntil(self, separator):
+        while True:
+            index = self.buffer.find(separator)
+            if index >= 0:
+                line = bytes(self.buffer[:index + len(separator)])
+                del self.buffer[:index + len(separator)]
+                return line
+            if len(self.buffer) > LINE_LIMIT:
+                raise asyncio.LimitOverrunError('line too long', len(self.buffer))
+            if self.eof:
+                raise asyncio.IncompleteReadError(bytes(self.buffer), None)
+            await self._fill()
+
+    async def readexactly(self, count):
+        while len(self.buffer) < count:
+            if self.eof:
+                raise asyncio.IncompleteReadError(bytes(self.buffer), count)
+            await self._fill()
+        data = bytes(self.buffer[:count])
+        del self.buffer[:count]
+        return data
+
+    async def read(self):
+        while not self.eof:
+            await self._fill()
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
+    def write(self, data):
+        self.sslobj.write(data)
+        self._flush()
+
+    async def drain(self):
+        await self.writer.drain()
+
+    def get_extra_info(self, name, default=None):
+        return self.writer.get_extra_info(name, default)
+
+    async def shutdown(self):
+        """Sends close_notify (clients treat a TCP close without it as a truncation)."""
+        try:
+            self.sslobj.unwrap()
+        except ssl.SSLError:
+            pass  # the peer's close_notify is not awaited
+        self._flush()
+        await self.writer.drain()
+
+
 class SmtpSession:
     """One SMTP connection, as Exchange Online answers it."""
 
@@ -467,7 +582,7 @@ class SmtpSession:
 
     async def reply(self, text):
         self.log('<', text)
-        self.writer.write(text.encode('utf-8') + b'\r\n')
+        self.writer.write(text.encode('utf-8', 'surrogateescape') + b'\r\n')
         await self.writer.drain()
 
     async def reply_lines(self, lines):
@@ -486,16 +601,24 @@ class SmtpSession:
         return line.rstrip(b'\r\n').decode('utf-8', 'surrogateescape')
 
     async def start_tls(self):
+        channel = TlsChannel(self.reader, self.writer, self.server.contexts[self.scenario.cert])
         try:
-            await self.writer.start_tls(self.server.contexts[self.scenario.cert], ssl_handshake_timeout=30)
+            self.tls = await channel.handshake(30)
         except (ssl.SSLError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
             self.log('!', 'TLS handshake failed: %s' % exc)
             return False
-        self.tls = self.writer.get_extra_info('ssl_object').version()
+        self.reader = self.writer = channel
         self.log('!', 'TLS %s' % self.tls)
         return True
 
     async def run(self):
+        try:
+            await self.dialogue()
+        finally:
+            if isinstance(self.writer, TlsChannel) and not self.writer.eof:
+                await self.writer.shutdown()
+
+    async def dialogue(self):
         peer = self.writer.get_extra_info('peername')
         self.log('!', 'connect from %s' % (peer,))
         if self.scenario.tls == 'implicit' and not await self.start_tls():
@@ -868,7 +991,7 @@ class Standin:
         self.transcript_file.flush()
 
     def record_auth(self, entry):
-        with open(self.auth_log, 'a', encoding='utf-8') as handle:
+        with open(self.auth_log, 'a', encoding='utf-8', errors='surrogateescape') as handle:
             handle.write(json.dumps(entry, ensure_ascii=False) + '\n')
 
     def store_message(self, message, meta):
@@ -884,7 +1007,8 @@ class Standin:
 
     async def start(self):
         os.makedirs(self.maildir, exist_ok=True)
-        self.transcript_file = open(os.path.join(self.state_dir, 'transcript.log'), 'a', encoding='utf-8')  # pylint: disable=consider-using-with
+        self.transcript_file = open(os.path.join(self.state_dir, 'transcript.log'), 'a',  # pylint: disable=consider-using-with
+                                    encoding='utf-8', errors='backslashreplace')
         self.pki.ensure()
         self.store = Store(self.state_dir, self.args.accounts, self.args.accept_any_password,
                            self.args.token_expires_in, rotate=not self.args.keep_refresh_tokens)
