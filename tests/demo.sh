@@ -23,7 +23,8 @@ trap 'rm -rf "$demo"' EXIT        # standin_start adds stopping the stand-in to 
 cd "$demo"
 export ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1} ANSIBLE_RETRY_FILES_ENABLED=0
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 bad() { echo "demo: UNEXPECTED: $*" >&2; exit 1; }
 
 step "Starting the stand-in for smtp-mail.outlook.com (127.0.0.1 only, stops with this script)"

@@ -88,7 +88,7 @@ chmod 600 "$vault_pass"
   printf '%s' "$password" | ansible-vault encrypt_string --vault-password-file "$vault_pass" --stdin-name vault_secret_password
   printf '%s' "$refresh_token" | ansible-vault encrypt_string --vault-password-file "$vault_pass" --stdin-name vault_secret_refresh_token
 } > "$tmp/vault/secrets.yml" 2>/dev/null
-grep -q '\$ANSIBLE_VAULT;1.1;AES256' "$tmp/vault/secrets.yml" || fail "ansible-vault encrypt_string made no vault"
+grep -qF 'ANSIBLE_VAULT;1.1;AES256' "$tmp/vault/secrets.yml" || fail "ansible-vault encrypt_string made no vault"
 python "$here/files/leakcheck.py" "$tmp/secrets.txt" /dev/null "$tmp/vault/secrets.yml" >/dev/null \
   || fail "the vaulted vars file holds a secret in clear"
 
