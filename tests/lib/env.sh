@@ -16,6 +16,6 @@ stage_collection() {
   # Start clean each time but keep ansible-test's cache of venvs in tests/output.
   find "$dest" -mindepth 1 -maxdepth 1 ! -name tests -exec rm -rf {} +
   find "$dest/tests" -mindepth 1 -maxdepth 1 ! -name output -exec rm -rf {} +
-  (cd "$ROOT" && git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ "$dest/")
+  (cd "$ROOT" && git ls-files -co --exclude-standard -z | rsync -a --from0 --ignore-missing-args --files-from=- ./ "$dest/")
   echo "$dest"
 }
