@@ -145,8 +145,8 @@ def test_no_rotation_keeps_the_given_refresh_token(endpoint, pki):
 
 
 @pytest.mark.parametrize("status, body, reason", [
-    (400, {"error": "invalid_grant", "error_description": "AADSTS70000: The provided value for the input parameter "
-                                                           "'refresh_token' or 'assertion' is not valid."},
+    (400, {"error": "invalid_grant",
+           "error_description": "AADSTS70000: The provided value for the input parameter 'refresh_token' is not valid."},
      "invalid_grant"),
     (401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."},
      "invalid_client"),
