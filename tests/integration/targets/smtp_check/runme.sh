@@ -29,11 +29,15 @@ secret() { python -c 'import secrets, sys; print(sys.argv[1] + secrets.token_url
 user=standin@outlook.com
 password=$(secret "pw-")
 refresh_token=$(secret "M.C5-")
+# A password full of template syntax and quotes: it must arrive byte-exact, never templated by Ansible.
+brace_user=braces@example.test
+brace_password=$(secret "pw {{ not_a_var }} {% if x %} \"q\" 's' ")
 umask 077
-printf '%s\n%s\n' "$password" "$refresh_token" > "$tmp/secrets.txt"
-python - "$tmp/accounts.json" "$user" "$password" "$refresh_token" <<'PY'
+printf '%s\n%s\n%s\n' "$password" "$refresh_token" "$brace_password" > "$tmp/secrets.txt"
+python - "$tmp/accounts.json" "$user" "$password" "$refresh_token" "$brace_user" "$brace_password" <<'PY'
 import json, sys
-json.dump([{"user": sys.argv[2], "password": sys.argv[3], "refresh_token": sys.argv[4]}], open(sys.argv[1], "w"))
+json.dump([{"user": sys.argv[2], "password": sys.argv[3], "refresh_token": sys.argv[4]},
+           {"user": sys.argv[5], "password": sys.argv[6]}], open(sys.argv[1], "w"))
 PY
 umask 022
 
@@ -87,27 +91,37 @@ chmod 600 "$vault_pass"
   echo "---"
   printf '%s' "$password" | ansible-vault encrypt_string --vault-password-file "$vault_pass" --stdin-name vault_secret_password
   printf '%s' "$refresh_token" | ansible-vault encrypt_string --vault-password-file "$vault_pass" --stdin-name vault_secret_refresh_token
+  # ansible-core 2.19 never templates a !vault value; the !unsafe file below is the way that works on every version.
+  printf '%s' "$brace_password" | ansible-vault encrypt_string --vault-password-file "$vault_pass" --stdin-name vault_brace_password
 } > "$tmp/vault/secrets.yml" 2>/dev/null
+python - "$tmp/vault/unsafe.yml" "$brace_password" <<'PY'
+import json, os, sys
+# A JSON string is a valid YAML double-quoted scalar.
+with open(os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+    handle.write("---\nunsafe_brace_password: !unsafe %s\n" % json.dumps(sys.argv[2]))
+PY
+ansible-vault encrypt --vault-password-file "$vault_pass" "$tmp/vault/unsafe.yml" >/dev/null 2>&1
 grep -qF 'ANSIBLE_VAULT;1.1;AES256' "$tmp/vault/secrets.yml" || fail "ansible-vault encrypt_string made no vault"
-python "$here/files/leakcheck.py" "$tmp/secrets.txt" /dev/null "$tmp/vault/secrets.yml" >/dev/null \
-  || fail "the vaulted vars file holds a secret in clear"
+python "$here/files/leakcheck.py" "$tmp/secrets.txt" /dev/null "$tmp/vault/secrets.yml" "$tmp/vault/unsafe.yml" >/dev/null \
+  || fail "a vaulted vars file holds a secret in clear"
 
 auth_lines_before=$(standin_auth_count)
-vault=(-e "@$tmp/vault/secrets.yml" --vault-password-file "$vault_pass")
+vault=(-e "@$tmp/vault/secrets.yml" -e "@$tmp/vault/unsafe.yml" -e "brace_user=$brace_user" --vault-password-file "$vault_pass")
 play secrets-vvvv playbooks/secrets.yml "${vault[@]}" -vvvv
 play secrets-diff playbooks/secrets.yml "${vault[@]}" -vvvv --diff
 play secrets-check playbooks/secrets.yml "${vault[@]}" -vvvv --check --diff
 
 # What arrived: the password byte-exact on the good server; nothing at all on the bad certificates nor without TLS.
-python - "$STANDIN_DIR/auth.jsonl" "$auth_lines_before" "$password" <<'PY' || fail "credentials arrived where they must not"
+python - "$STANDIN_DIR/auth.jsonl" "$auth_lines_before" "$password" "$brace_password" <<'PY' || fail "credentials arrived where they must not"
 import json, sys
 lines = [json.loads(line) for line in open(sys.argv[1])][int(sys.argv[2]):]
+braces = [entry for entry in lines if entry["user"] == "braces@example.test" and entry["secret"] == sys.argv[4] and entry["code"] == 235]
 bad = [entry for entry in lines if entry["scenario"] in ("untrusted_cert", "wrong_host_cert", "expired_cert", "no_starttls")]
 exact = [entry for entry in lines if entry["scenario"] == "outlook" and entry["mechanism"] == "LOGIN" and entry["secret"] == sys.argv[3]]
 tokens = [entry for entry in lines if entry["scenario"] == "outlook" and entry["mechanism"] == "XOAUTH2"]
-print("auth.jsonl: %d new AUTH lines, %d on bad certificates, %d exact password logins, %d XOAUTH2 logins"
-      % (len(lines), len(bad), len(exact), len(tokens)))
-sys.exit(1 if bad or len(exact) != 3 or len(tokens) != 3 else 0)
+print("auth.jsonl: %d new AUTH lines, %d on bad certificates, %d exact password logins, %d XOAUTH2 logins, "
+      "%d exact logins with the template-syntax password" % (len(lines), len(bad), len(exact), len(tokens), len(braces)))
+sys.exit(1 if bad or len(exact) != 3 or len(tokens) != 3 or len(braces) != 6 else 0)
 PY
 
 # --- the check playbook across an inventory of two hosts, with its report
