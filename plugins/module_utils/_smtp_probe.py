@@ -432,7 +432,7 @@ def _resolve_dnspython(host, port, ip_version, nameservers, deadline):
         thread.daemon = True
         thread.start()
     for thread in threads:
-        thread.join(max(deadline.remaining(), 0) + 0.2)
+        thread.join(max(deadline.remaining(), 0) + 0.05)
     addresses = []
     for rdtype in rdtypes:
         addresses.extend(answers.get(rdtype, []))
@@ -505,7 +505,8 @@ def resolve(host, port, ip_version="any", nameservers=None, deadline=None):
 
 # --- connect -------------------------------------------------------------------------------------------------------
 
-_CONNECT_PRIORITY = ("connection_refused", "connect_timeout", "network_unreachable", "connection_failed")
+# When every address fails, the reason reported: a drop (firewall) explains more than a refusal elsewhere.
+_CONNECT_PRIORITY = ("connect_timeout", "connection_refused", "network_unreachable", "connection_failed")
 
 
 def _connect(addresses, port, deadline):
