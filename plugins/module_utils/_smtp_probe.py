@@ -221,7 +221,12 @@ def tls_context(validate_certs=True, ca_path=None, min_tls_version="TLSv1.2"):
     if not validate_certs:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = TLS_VERSIONS[min_tls_version]
+    if TLS_VERSIONS[min_tls_version] < ssl.TLSVersion.TLSv1_2:
+        # Asked for explicitly: OpenSSL 3 allows TLS 1.0/1.1 only at security level 0.
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = TLS_VERSIONS[min_tls_version]
     return context
 
 
