@@ -127,6 +127,7 @@ PY
 # --- the check playbook across an inventory of two hosts, with its report
 check_dir="$tmp/check"
 mkdir -p "$check_dir/group_vars/all"
+# nopython: a host where the module cannot run at all; it must be reported, not stop the others.
 cat > "$check_dir/inventory.yml" <<'YAML'
 all:
   hosts:
@@ -135,6 +136,11 @@ all:
   vars:
     ansible_connection: local
     ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  children:
+    broken:
+      hosts:
+        nopython:
+          ansible_python_interpreter: /nonexistent/bin/python3
 YAML
 cp "$tmp/vault/secrets.yml" "$check_dir/group_vars/all/vault.yml"
 cat > "$check_dir/group_vars/all/mail.yml" <<YAML
@@ -196,14 +202,17 @@ for line in "OK   tenant localhost:$(standin_port outlook)" \
             "OK   oauth localhost:$(standin_port outlook)"; do
   [ "$(grep -cF "$line" "$tmp/check-mixed.log")" = 2 ] || fail "check-mixed: not one summary line per host: $line"
 done
-grep -q 'failed=1 ' "$tmp/check-mixed.log" || fail "check-mixed: the hosts did not fail at the end"
+[ "$(grep -cE '^(mail1|mail2|nopython) .* failed=1 ' "$tmp/check-mixed.log")" = 3 ] || fail "check-mixed: the hosts did not all fail at the end"
 python - "$tmp/report/live_smtp_check.json" "$tmp/report/live_smtp_check.md" <<'PY' || fail "check-mixed: wrong report"
 import json, os, stat, sys
 report = json.load(open(sys.argv[1]))
 markdown = open(sys.argv[2]).read()
 rows = {(c["host"], c["account"]): c for c in report["checks"]}
 assert report["ok"] is False, report["ok"]
-assert sorted(rows) == sorted((h, a) for h in ("mail1", "mail2") for a in ("tenant", "personal", "oauth")), sorted(rows)
+assert sorted(rows) == sorted((h, a) for h in ("mail1", "mail2", "nopython") for a in ("tenant", "personal", "oauth")), sorted(rows)
+for account in ("tenant", "personal", "oauth"):
+    broken = rows["nopython", account]
+    assert not broken["ok"] and broken["reason"] == "module_error" and "interpreter" in broken["hint"], broken
 for host in ("mail1", "mail2"):
     assert rows[host, "tenant"]["ok"] and rows[host, "tenant"]["tls_version"] in ("TLSv1.2", "TLSv1.3"), rows[host, "tenant"]
     assert rows[host, "oauth"]["ok"] and rows[host, "oauth"]["auth_mechanism"] in ("XOAUTH2", None), rows[host, "oauth"]
@@ -212,16 +221,16 @@ for host in ("mail1", "mail2"):
     assert personal["failed_stage"] == "auth" and personal["reply"]["code"] == 535, personal
     assert "OAuth2" in personal["hint"], personal
 assert "| mail1 | personal |" in markdown and "`basic_auth_disabled`" in markdown, markdown
-assert "4 of 6 checks passed" in markdown, markdown
+assert "4 of 9 checks passed" in markdown, markdown
 for path in sys.argv[1:]:
     assert not os.stat(path).st_mode & stat.S_IROTH, "%s is world-readable" % path
-print("report: 6 checks, 2 failed as expected")
+print("report: 9 checks, 5 failed as expected")
 PY
 
 mails_before=$(standin_mail_count)
-check check-good-check 0 -e "@$check_dir/good.yml" -e live_smtp_check_send_test_message=true --check --diff -vvvv
+check check-good-check 0 -e live_smtp_check_hosts=mail1:mail2 -e "@$check_dir/good.yml" -e live_smtp_check_send_test_message=true --check --diff -vvvv
 [ "$(standin_mail_count)" = "$mails_before" ] || fail "check mode sent a message"
-check check-good-send 0 -e "@$check_dir/good.yml" -e live_smtp_check_send_test_message=true
+check check-good-send 0 -e live_smtp_check_hosts=mail1:mail2 -e "@$check_dir/good.yml" -e live_smtp_check_send_test_message=true
 standin_wait_mail $((mails_before + 4)) 10 || fail "check-good-send: 4 test messages (2 hosts x 2 accounts) expected"
 [ "$(standin_mail_count)" = $((mails_before + 4)) ] || fail "check-good-send: more than 4 messages arrived"
 
