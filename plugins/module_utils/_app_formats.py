@@ -49,7 +49,8 @@ def _as_text(value):
 
 
 def _lines(text):
-    return (text or "").splitlines(True)
+    # Only \n ends a line here: str.splitlines() would also split at \x1c-\x1e, \x85 and U+2028 inside a value.
+    return re.findall(r"[^\n]*\n|[^\n]+$", text or "")
 
 
 def _ensure_newline(lines):
@@ -159,6 +160,19 @@ def encode_dotenv(value, dialect):
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _quote_closes(value):
+    """Whether the quoted value that starts this text closes on the same line (a backslash escapes one character)."""
+    quote, i = value[0], 1
+    while i < len(value):
+        if value[i] == "\\":
+            i += 2
+            continue
+        if value[i] == quote:
+            return True
+        i += 1
+    return False
+
+
 def edit_dotenv(text, settings, dialect="python", only_existing=False):
     lines = _ensure_newline(_lines(text))
     for path, value, _secret in settings:
@@ -173,7 +187,7 @@ def edit_dotenv(text, settings, dialect="python", only_existing=False):
             if not match:
                 continue
             rest = match.group(2).strip()
-            if rest[:1] in ("'", '"') and not re.search(r"(?<!\\)" + re.escape(rest[0]), rest[1:]):
+            if rest[:1] in ("'", '"') and not _quote_closes(rest):
                 raise AppFormatError("%s has a multi-line value in the file; edit it by hand once" % key)
             lines[i] = "%s%s=%s\n" % (match.group(1), key, encoded)
             hit = True

@@ -56,7 +56,7 @@ options:
     choices: [grafana, gitea, alertmanager, django, django_env, nextcloud, env]
   format:
     description:
-      - A generic format, for applications without a preset. O(keys) maps the account's fields to the file's keys.
+      - A generic format, for applications without a preset. O(fields) maps the account's fields to the file's keys.
       - V(content) writes O(content) as the whole file (a rendered template).
     type: str
     choices: [ini, dotenv, yaml, json, php, python, content]
@@ -142,7 +142,7 @@ options:
     type: str
     choices: [python, shell]
     default: python
-  keys:
+  fields:
     description:
       - For a generic format, which key of the file gets which field of the account. Field names are V(host),
         V(port), V(address) (host:port), V(security) (V(starttls), V(tls) or V(none)), V(starttls) and V(tls)
@@ -154,7 +154,7 @@ options:
       - Further fixed settings, key (path) to value, written beside the account's. Not for secrets.
     type: dict
   key_separator:
-    description: Separator of the key paths in O(keys) and O(settings).
+    description: Separator of the key paths in O(fields) and O(settings).
     type: str
     default: .
   content:
@@ -201,7 +201,7 @@ EXAMPLES = r"""
     path: /etc/myapp/config.yml
     format: yaml
     account: "{{ live_smtp_account_list[0] }}"
-    keys:
+    fields:
       address: mail.smtp.server
       username: mail.smtp.user
       password: mail.smtp.password
@@ -271,7 +271,7 @@ def argument_spec():
         section=dict(type="str"),
         ini_dialect=dict(type="str", choices=list(_app_formats.INI_DIALECTS), default="goini"),
         dotenv_dialect=dict(type="str", choices=list(_app_formats.DOTENV_DIALECTS), default="python"),
-        keys=dict(type="dict", no_log=False),
+        fields=dict(type="dict"),
         settings=dict(type="dict"),
         key_separator=dict(type="str", default="."),
         content=dict(type="str", no_log=True),
@@ -296,8 +296,8 @@ def plan(params):
         options = {"section": params["section"], "ini_dialect": params["ini_dialect"],
                    "dotenv_dialect": params["dotenv_dialect"]}
         settings = []
-        if params["keys"]:
-            settings = _app_formats.generic_settings(params["delivery"], account, params["keys"], params["relay_host"],
+        if params["fields"]:
+            settings = _app_formats.generic_settings(params["delivery"], account, params["fields"], params["relay_host"],
                                                      params["relay_port"], params["key_separator"])
     for key, value in (params["settings"] or {}).items():
         settings.append((_app_formats.split_path(key, params["key_separator"]), value, False))
@@ -351,10 +351,10 @@ def write_atomically(module, path, data, exists):
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("preset", "format"), ("preset", "keys"), ("content", "keys")],
+        mutually_exclusive=[("preset", "format"), ("preset", "fields"), ("content", "fields")],
         required_one_of=[("preset", "format")],
         required_if=[("format", "content", ("content",))],
-        required_by={"preset": "account", "keys": "account"},
+        required_by={"preset": "account", "fields": "account"},
         add_file_common_args=True,
         supports_check_mode=True,
     )

@@ -113,6 +113,7 @@ def test_goini_values_survive_byte_exact(goini, dialect, passwords):
     got = goini(dialect, text)["smtp"]
     for i, password in enumerate(passwords):
         assert got["k%d" % i] == password, (dialect, password)
+    assert af.edit("ini", text, one(("k0",), passwords[0]), {"section": "smtp", "ini_dialect": "goini"}) == text
     assert goini(dialect, text)["DEFAULT"]["app_mode"] == "production"
 
 
@@ -200,6 +201,7 @@ def test_configparser_dialects_survive(password):
         parser.optionxform = str
         parser.read_string(text)
         assert parser.get("smtp", "password") == password
+        assert af.edit("ini", text, one(("password",), password), {"section": "smtp", "ini_dialect": dialect}) == text
         assert parser.get("other", "x") == "1"
 
 
@@ -217,6 +219,10 @@ def test_python_dotenv_reads_back(password):
     text = af.edit("dotenv", "# keep\nOTHER=${HOME}\nexport SMTP_PASSWORD=old\n", one(("SMTP_PASSWORD",), password))
     values = dotenv_values(stream=io.StringIO(text))
     assert values["SMTP_PASSWORD"] == password
+    assert af.edit("dotenv", text, one(("SMTP_PASSWORD",), password)) == text
+    for dialect in ("python", "shell"):
+        again = af.edit("dotenv", text, one(("SMTP_PASSWORD",), password + "x"), {"dotenv_dialect": dialect})
+        assert af.edit("dotenv", again, one(("SMTP_PASSWORD",), password), {"dotenv_dialect": dialect}).count("SMTP_PASSWORD") == 1
     assert text.startswith("# keep\nOTHER=${HOME}\nexport SMTP_PASSWORD=")
 
 
@@ -260,6 +266,7 @@ def test_yaml_reads_back_with_pyyaml(password):
     text = af.edit("yaml", ALERTMANAGER_YML, one(("global", "smtp_auth_password"), password))
     data = yaml.safe_load(text)
     assert data["global"]["smtp_auth_password"] == password
+    assert af.edit("yaml", text, one(("global", "smtp_auth_password"), password)) == text
     assert data["receivers"][0]["email_configs"][0]["to"] == "team@example.com"
     assert "# how long to wait before declaring an alert resolved\n" in text
 
@@ -336,6 +343,7 @@ def test_php_reads_back(tmp_path_factory, passwords):
     got = {k: base64.b64decode(v).decode("utf-8") for k, v in json.loads(out).items()}
     for i, password in enumerate(passwords):
         assert got["k%d" % i] == password
+        assert af.edit("php", text, one(("k%d" % i,), password)) == text
     assert got["dbpassword"] == "db'pw"
     assert "// trusted domains, edited by hand\n" in text
 
@@ -371,6 +379,7 @@ def test_python_settings_read_back(password):
     namespace = {}
     exec(compile(text, "settings_local.py", "exec"), namespace)  # the way Django imports a settings module
     assert namespace["EMAIL_HOST_PASSWORD"] == password
+    assert af.edit("python", text, one(("EMAIL_HOST_PASSWORD",), password)) == text
     assert namespace["ALLOWED_HOSTS"] == ["example.com"]
     assert "# mail: filled in by Ansible\n" in text
 

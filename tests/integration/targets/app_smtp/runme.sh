@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# app_smtp end to end: every preset and generic format written into pre-existing files (with comments and unrelated
+# settings) or new ones; check mode -> apply -> check-mode idempotence -> idempotence; each value read back by the
+# application's own parser (go-ini, PHP, PyYAML, python-dotenv, sh, configparser, json, Python) and, where the
+# application installs here, by the application: amtool check-config (Alertmanager) and Django's SMTP backend
+# sending a real message to the stand-in, which must receive the exact password. No secret in any output.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here"
+# shellcheck source=tests/integration/targets/setup_standin/standin.sh
+. ../setup_standin/standin.sh
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/app_smtp.XXXXXX")
+chmod 700 "$tmp"
+trap '[ -n "${APP_SMTP_KEEP:-}" ] || rm -rf "$tmp"' EXIT   # standin_start adds the stand-in's stop to this trap; APP_SMTP_KEEP=1 keeps the logs
+start=$SECONDS
+
+fail() {
+  echo "FAIL: $*" >&2
+  standin_dump || true
+  exit 1
+}
+
+for tool in amtool php go; do
+  command -v "$tool" >/dev/null || fail "$tool is missing (tests/setup.sh installs it)"
+done
+
+# A password with every ASCII character that some format treats specially, a Jinja2 start ({{, so the vars file marks
+# it !unsafe), and a unique token: any appearance of the token in output is a leak, never a coincidence. ASCII only:
+# Python's smtplib (under Django) sends AUTH LOGIN passwords as ASCII. Non-ASCII passwords are proven per format by
+# the unit tests (tests/unit/plugins/module_utils/test_app_formats.py).
+token=$(python -c 'import secrets; print("tok" + secrets.token_hex(16))')
+password="p'a\"s\\s #w;o%r\$d\`{x}[y]=z:&*!?~^<>|,. {{ x }}	$token\\"
+refresh_token="M.C5-$(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+umask 077
+printf '%s\n' "$password" > "$tmp/password.txt"
+python - "$tmp" "$password" "$refresh_token" <<'PY'
+import json, sys
+tmp, password, refresh_token = sys.argv[1:4]
+json.dump([{"user": "standin@outlook.com", "password": password, "refresh_token": refresh_token}],
+          open(tmp + "/accounts.json", "w"))
+# JSON strings are YAML double-quoted scalars; !unsafe keeps Ansible from templating the {{ in the password.
+with open(tmp + "/secret_vars.yml", "w") as out:
+    out.write("vault_app_password: !unsafe %s\n" % json.dumps(password, ensure_ascii=False))
+    out.write("vault_app_refresh_token: !unsafe %s\n" % json.dumps(refresh_token))
+PY
+umask 022
+
+standin_start "$tmp/standin" --accounts "$tmp/accounts.json" --keep-refresh-tokens --lifetime 900
+[ "$(standin_get accounts.password)" = "$password" ] || fail "the stand-in did not take the accounts file"
+port=$(standin_port outlook)
+
+# go-ini as Grafana and Gitea use it, from Debian's golang-gopkg-ini.v1-dev.
+mkdir "$tmp/go"
+GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$tmp/go/cache" go build -o "$tmp/go/goini" files/goini_read.go
+
+mkdir "$tmp/apps"
+cp files/before/* "$tmp/apps/"
+# Alertmanager refuses a file without a route (amtool runs as the role's validate), so the relay one exists too.
+cp files/before/alertmanager.yml "$tmp/apps/alertmanager-relay.yml"
+chmod 600 "$tmp"/apps/*
+(cd "$tmp/apps" && sha256sum ./* > "$tmp/before.sha256")
+
+cat > "$tmp/inventory.yml" <<YAML
+all:
+  hosts:
+    testhost:
+      ansible_connection: local
+      ansible_python_interpreter: "{{ ansible_playbook_python }}"
+YAML
+
+play() {
+  local name=$1 playbook=$2
+  shift 2
+  echo "=== $name: ansible-playbook $playbook $*"
+  if ! ansible-playbook -i "$tmp/inventory.yml" -e "work=$tmp" -e "standin_ready=$STANDIN_READY" \
+      -e "test_group=$(id -gn)" "$playbook" "$@" >"$tmp/$name.log" 2>&1; then
+    grep -v -F "$token" "$tmp/$name.log" | tail -n 60
+    fail "$name: ansible-playbook failed"
+  fi
+  grep -A3 '^PLAY RECAP' "$tmp/$name.log" | tail -n 2
+  if grep -n 'Traceback' "$tmp/$name.log"; then
+    fail "$name: a traceback in the output"
+  fi
+}
+recap_changed() { sed -n 's/.*testhost.*changed=\([0-9]*\).*/\1/p' "$tmp/$1.log"; }
+
+# 1. check mode with diff: reports changes, touches nothing.
+play check playbooks/apply.yml --check --diff
+[ "$(recap_changed check)" -gt 0 ] || fail "check mode reported no change"
+(cd "$tmp/apps" && sha256sum -c --quiet "$tmp/before.sha256") || fail "check mode changed a file"
+[ "$(find "$tmp/apps" -type f | wc -l)" -eq "$(wc -l < "$tmp/before.sha256")" ] || fail "check mode created a file"
+[ ! -e "$tmp/reloads.log" ] || fail "check mode ran a reload command"
+grep -q 'password = \*\*\*\*\*\*\*\*' "$tmp/check.log" || fail "the check-mode diff does not show the masked password"
+
+# 2. apply, with diff and -vvvv.
+play apply playbooks/apply.yml --diff -vvvv
+[ "$(recap_changed apply)" -gt 0 ] || fail "apply reported no change"
+sort "$tmp/reloads.log" > "$tmp/reloads.sorted"
+printf '%s\n' alertmanager gitea grafana grafana-relay template > "$tmp/reloads.want"
+diff "$tmp/reloads.want" "$tmp/reloads.sorted" || fail "each changed application must be reloaded once"
+
+# 3. check mode again, then 4. apply again: nothing to change, nothing reloaded.
+play check_again playbooks/apply.yml --check --diff
+[ "$(recap_changed check_again)" -eq 0 ] || fail "check mode after apply reports changes"
+play idempotence playbooks/apply.yml --diff
+[ "$(recap_changed idempotence)" -eq 0 ] || fail "the second run changed something"
+[ "$(wc -l < "$tmp/reloads.log")" -eq 5 ] || fail "the second run reloaded an application"
+
+# The applications' parsers read back every value; every comment survived.
+python files/readback.py "$tmp/apps" files/before "$tmp/password.txt" "$tmp/go/goini" "$port" || fail "read-back"
+
+# Alertmanager's own validator (the role also ran it through validate: before each write).
+for f in alertmanager.yml alertmanager-relay.yml; do
+  amtool check-config "$tmp/apps/$f" > "$tmp/amtool.log" 2>&1 || { cat "$tmp/amtool.log"; fail "amtool rejects $f"; }
+done
+grep -q 'SUCCESS' "$tmp/amtool.log" || fail "amtool did not say SUCCESS"
+
+# PHP parses both Nextcloud files.
+for f in config.php mail.config.php; do
+  php -l "$tmp/apps/$f" >/dev/null || fail "php -l rejects $f"
+done
+
+# Django's own SMTP backend, configured only by the settings module written above, logs in to the stand-in.
+before_auth=$(standin_auth_count)
+if python files/django_send.py "$tmp/apps/settings_local.py" rcpt@example.com > "$tmp/django_untrusted.log" 2>&1; then
+  fail "Django sent through a certificate it cannot verify"
+fi
+grep -q 'CERTIFICATE_VERIFY_FAILED' "$tmp/django_untrusted.log" || { cat "$tmp/django_untrusted.log"; fail "Django failed for another reason"; }
+[ "$(standin_auth_count)" -eq "$before_auth" ] || fail "Django sent the password before verifying the certificate"
+SSL_CERT_FILE="$STANDIN_CA" python files/django_send.py "$tmp/apps/settings_local.py" rcpt@example.com \
+  > "$tmp/django.log" 2>&1 || { grep -v -F "$token" "$tmp/django.log"; fail "Django could not send"; }
+standin_wait_mail 1 30 || fail "Django's message did not arrive"
+python - "$STANDIN_DIR" "$tmp/password.txt" <<'PY' || fail "the stand-in did not receive the exact password from Django"
+import glob, json, sys
+state, password_file = sys.argv[1:3]
+password = open(password_file, encoding="utf-8").read().rstrip("\n")
+auth = [json.loads(line) for line in open(state + "/auth.jsonl", encoding="utf-8")][-1]
+assert auth["secret"] == password, "secret differs"
+assert auth["user"] == "standin@outlook.com" and auth["mechanism"] == "LOGIN" and auth["tls"], auth["mechanism"]
+meta = json.load(open(sorted(glob.glob(state + "/mail/*.json"))[-1]))
+assert meta["mail_from"] == "standin@outlook.com", meta["mail_from"]
+assert meta["rcpt_to"] == ["rcpt@example.com"], meta["rcpt_to"]
+print("django: authenticated as %s over %s with the exact password; message from %s accepted" % (
+    auth["user"], auth["tls"], meta["mail_from"]))
+PY
+
+# Owner, group and mode: what was asked, else kept (0600 from the copy), else 0600 for new files.
+mode_of() { stat -c '%a' "$tmp/apps/$1"; }
+[ "$(mode_of grafana.ini)" = 640 ] || fail "grafana.ini mode $(mode_of grafana.ini)"
+[ "$(stat -c '%G' "$tmp/apps/grafana.ini")" = "$(id -gn)" ] || fail "grafana.ini group"
+[ "$(mode_of app.ini)" = 600 ] || fail "app.ini mode"
+[ "$(mode_of smtp.env)" = 600 ] || fail "a new file must be 0600, smtp.env is $(mode_of smtp.env)"
+[ "$(mode_of generic.ini)" = 600 ] || fail "an existing file's mode must be kept"
+# No backups or temporary files left beside the configs.
+[ "$(find "$tmp/apps" -type f | wc -l)" -eq 15 ] || { ls -la "$tmp/apps"; fail "unexpected files beside the configs"; }
+
+# Refusals fail before writing anything.
+(cd "$tmp/apps" && sha256sum ./* > "$tmp/after.sha256")
+play refusals playbooks/refusals.yml
+grep -q 'Set delivery: local_relay' "$tmp/refusals.log" || fail "the role did not suggest delivery: local_relay"
+(cd "$tmp/apps" && sha256sum -c --quiet "$tmp/after.sha256") || fail "a refused run changed a file"
+[ ! -e "$tmp/apps/world.env" ] || fail "the world-readable file was written"
+
+# No secret in any output: check, apply (-vvvv, --diff), idempotence, refusals, Django.
+for log in check apply check_again idempotence refusals django; do
+  if grep -n -F -e "$token" -e "$refresh_token" "$tmp/$log.log" >/dev/null; then
+    fail "a secret appears in the $log output"
+  fi
+done
+# The password's own prefix is not in any output either (it would show an encoding that hid only the token).
+if grep -l -F "p'a" "$tmp"/{check,apply,check_again,idempotence,refusals}.log; then
+  fail "part of the password appears in the output"
+fi
+
+echo "app_smtp: passed in $((SECONDS - start)) s"
