@@ -1136,10 +1136,6 @@ class Standin:
                     except Exception as exc:  # pylint: disable=broad-except
                         standin.transcript('dns: bad query: %r' % exc)
 
-        transport, _protocol = await loop.create_datagram_endpoint(Udp, local_addr=(HOST, port))
-        self.servers.append(transport)
-        port = transport.get_extra_info('sockname')[1]
-
         async def tcp(reader, writer):
             while True:
                 try:
@@ -1152,8 +1148,20 @@ class Standin:
                     writer.write(len(response).to_bytes(2, 'big') + response)
                     await writer.drain()
 
-        await self.listen(port, tcp)
-        return port
+        # UDP and TCP on the same port number: a random TCP port may be busy for UDP (or the reverse), so retry.
+        for _attempt in range(50):
+            tcp_server = await asyncio.start_server(self.tracked(tcp), HOST, port, reuse_address=True)
+            chosen = tcp_server.sockets[0].getsockname()[1]
+            try:
+                transport, _protocol = await loop.create_datagram_endpoint(Udp, local_addr=(HOST, chosen))
+            except OSError:
+                tcp_server.close()
+                if port:
+                    raise
+                continue
+            self.servers += [tcp_server, transport]
+            return chosen
+        raise OSError('no port free for both UDP and TCP')
 
     def ready(self):
         first = self.store.accounts[0]

@@ -59,8 +59,8 @@ _standin_find_root() {
 
 _standin_find_python() {
   local candidate
-  for candidate in "${STANDIN_PYTHON:-}" "${ANSIBLE_TEST_PYTHON_INTERPRETER:-}" python3 python \
-      "${LIVE_SMTP_VENV:-${HOME:-/root}/.cache/mailops-live-smtp/venv}/bin/python"; do
+  for candidate in "${STANDIN_PYTHON:-}" "${ANSIBLE_TEST_PYTHON_INTERPRETER:-}" \
+      "${LIVE_SMTP_VENV:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/mailops-live-smtp/venv}/bin/python" python3 python; do
     [ -n "$candidate" ] || continue
     candidate=$(command -v "$candidate" 2>/dev/null) || continue
     if "$candidate" -c 'import cryptography, dns.message' 2>/dev/null; then
@@ -136,6 +136,18 @@ standin_start() {
     waited=$((waited + 1))
   done
   STANDIN_CA=$(standin_get ca_file)
+  # Ports are asked for often: read them once.
+  declare -gA _STANDIN_PORTS=()
+  local name port
+  while read -r name port; do
+    _STANDIN_PORTS[$name]=$port
+  done < <("$STANDIN_PYTHON" -c '
+import json, sys
+ready = json.load(open(sys.argv[1]))
+ports = dict(ready["smtp"], token=ready["token_port"], dns=ready["dns"]["port"], dns_silent=ready["dns"]["silent_port"])
+for name, port in ports.items():
+    print(name, port)
+' "$STANDIN_READY")
   export STANDIN_ROOT STANDIN_PYTHON STANDIN_DIR STANDIN_PID STANDIN_READY STANDIN_CA STANDIN_LOG STANDIN_MAILDIR
 }
 
@@ -187,6 +199,10 @@ print(value if isinstance(value, str) else json.dumps(value))
 }
 
 standin_port() {
+  if [ -n "${_STANDIN_PORTS[$1]:-}" ]; then
+    echo "${_STANDIN_PORTS[$1]}"
+    return 0
+  fi
   case "$1" in
     token) standin_get token_port ;;
     dns) standin_get dns.port ;;
