@@ -64,7 +64,7 @@ YAML
 
 # Runs a playbook, keeps its output in $tmp/NAME.log, fails on a non-zero exit or on a traceback in the output.
 play() {
-  local name=$1 playbook=$2
+  local name=$1 playbook=$2 started=$SECONDS
   shift 2
   echo "=== $name: ansible-playbook $playbook $*"
   if ! ansible-playbook -i "$tmp/inventory.yml" -e "standin_ready=$STANDIN_READY" "$playbook" "$@" >"$tmp/$name.log" 2>&1; then
@@ -75,6 +75,7 @@ play() {
   if grep -n 'Traceback' "$tmp/$name.log"; then
     fail "$name: a traceback in the output"
   fi
+  echo "=== $name: passed in $((SECONDS - started)) s"
 }
 
 play success playbooks/success.yml
@@ -180,7 +181,7 @@ open(sys.argv[2], "w").write(text[:start] + text[end:])
 PY
 
 check() {
-  local name=$1 want_rc=$2 rc=0
+  local name=$1 want_rc=$2 rc=0 started=$SECONDS
   shift 2
   echo "=== $name: ansible-playbook mailops.live_smtp.check $*"
   ansible-playbook -i "$check_dir/inventory.yml" --vault-password-file "$vault_pass" mailops.live_smtp.check "$@" \
@@ -192,6 +193,7 @@ check() {
   if grep -n 'Traceback' "$tmp/$name.log"; then
     fail "$name: a traceback in the output"
   fi
+  echo "=== $name: exit code $rc as expected, $((SECONDS - started)) s"
 }
 
 check check-mixed 2 -vvvv -e "live_smtp_check_report_dir=$tmp/report"
