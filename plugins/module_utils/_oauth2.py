@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import base64
 import json
+import os
 import re
 import socket
 import ssl
@@ -58,7 +59,10 @@ def xoauth2_initial_response(user, access_token):
 
 
 def _ssl_context(ca_file, validate_certs):
-    context = ssl.create_default_context(cafile=ca_file or None)
+    if ca_file and os.path.isdir(ca_file):  # a directory of hashed certificates works too
+        context = ssl.create_default_context(capath=ca_file)
+    else:
+        context = ssl.create_default_context(cafile=ca_file or None)
     if not validate_certs:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

@@ -548,8 +548,7 @@ class _Token(threading.Thread):
         super(_Token, self).__init__()
         self.daemon = True
         self.oauth2 = oauth2
-        self.kwargs = {"validate_certs": validate_certs, "ca_file": ca_path if ca_path and not os.path.isdir(ca_path)
-                       else None, "timeout": timeout}
+        self.kwargs = {"validate_certs": validate_certs, "ca_file": ca_path, "timeout": timeout}
         self.result = None
         self.error = None
         self.elapsed = None
