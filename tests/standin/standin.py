@@ -991,7 +991,9 @@ class Standin:
         self.transcript_file.flush()
 
     def record_auth(self, entry):
-        with open(self.auth_log, 'a', encoding='utf-8', errors='surrogateescape') as handle:
+        # 0600: it holds the credentials as they arrived.
+        with open(os.open(self.auth_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 'a', encoding='utf-8',
+                  errors='surrogateescape') as handle:
             handle.write(json.dumps(entry, ensure_ascii=False) + '\n')
 
     def store_message(self, message, meta):
@@ -1237,7 +1239,7 @@ async def serve(args):
     if os.path.exists(ready_file):
         os.unlink(ready_file)
     await standin.start()
-    write_atomic(ready_file, json.dumps(standin.ready(), indent=1))
+    write_atomic(ready_file, json.dumps(standin.ready(), indent=1), 0o600)  # it holds the account's password
     print('standin: ready, pid %d, %s' % (os.getpid(), ready_file), file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -119,6 +119,13 @@ run json "$STANDIN_READY" '{"ca_file", "smtp", "token_url", "dns", "accounts", "
 expect "ready.json has the fields of the contract" 0 '^True$'
 same "ready.json carries the password of --accounts" "$(standin_get accounts.password)" "$password"
 
+run ss -Hlntup
+listening=$(grep -F "pid=$STANDIN_PID," <<<"$out" | awk '{print $5}' | sort -u)
+[ "$(wc -l <<<"$listening")" -ge 20 ] || fail "the stand-in listens on too few sockets: $listening"
+same "listens on 127.0.0.1 only" "$(grep -vc '^127\.0\.0\.1:[0-9]*$' <<<"$listening" || true)" 0
+run stat -c '%a %n' "$STANDIN_READY" "$STANDIN_DIR/state.json" "$STANDIN_DIR/pki/server.key"
+refute "files with secrets are not world-readable" '^6[0-7][4-7] '
+
 # ---------------------------------------------------------------------------------------------------- outlook
 swaks_to outlook -a LOGIN -au "$user" -ap "$password" --header "Subject: standin_swaks login"
 expect "outlook: STARTTLS + AUTH LOGIN delivers" 0 '^<~  250-AUTH LOGIN XOAUTH2$' '^<~  235 2\.7\.0 ' '^<~  250 2\.0\.0 OK '
@@ -209,6 +216,9 @@ expect "tls10_only: a default client fails the handshake" 29 'TLS startup failed
 run bash -c 'printf "QUIT\r\n" | timeout 20 openssl s_client -starttls smtp -connect "127.0.0.1:$1" -tls1_2 -quiet' _ \
   "$(standin_port tls10_only)"
 expect "tls10_only: TLS 1.2 refused" 1 'unsupported protocol'
+run bash -c 'printf "QUIT\r\n" | timeout 20 openssl s_client -starttls smtp -connect "127.0.0.1:$1" -tls1_1 \
+  -cipher "DEFAULT:@SECLEVEL=0" -quiet' _ "$(standin_port tls10_only)"
+expect "tls10_only: TLS 1.1 refused" 1 'unsupported protocol'
 run bash -c 'printf "EHLO client.test\r\n" | timeout 20 openssl s_client -starttls smtp -connect "127.0.0.1:$1" -tls1 \
   -cipher "DEFAULT:@SECLEVEL=0" -CAfile "$2" -quiet -ign_eof' _ "$(standin_port tls10_only)" "$STANDIN_CA"
 expect "tls10_only: TLS 1.0 handshake, then 421 4.7.66" 0 '^421 4\.7\.66 TLS 1\.0 and 1\.1 are not supported'
