@@ -579,7 +579,7 @@ def default_ehlo_name():
     return "localhost"
 
 
-def test_message(mail_from, rcpt_to, ehlo_name):
+def build_test_message(mail_from, rcpt_to, ehlo_name):
     """A short, plain message (CRLF, dot-stuffed, ending with the terminating dot)."""
     domain = mail_from.rsplit("@", 1)[-1] if "@" in mail_from else ehlo_name
     lines = [
@@ -767,8 +767,7 @@ def probe(host="smtp-mail.outlook.com", port=587, security=None, timeout=30.0, e
             if mail_from or rcpt_to:
                 session.stage = "mail"
                 t0 = time.monotonic()
-                quit_first = _envelope(session, mail_from, rcpt_to, extensions, send_message, ehlo_name, result,
-                                       timer)
+                _envelope(session, mail_from, rcpt_to, extensions, send_message, ehlo_name, result, timer)
                 timer.add("envelope", t0)
         except (OSError, _ConnectionClosed) as exc:
             quit_first = False
@@ -866,8 +865,7 @@ def _authenticate(session, mechanism, username, password, access_token):
 
 
 def _envelope(session, mail_from, rcpt_to, extensions, send_message, ehlo_name, result, timer):
-    """MAIL, RCPT..., then RSET (probe) or DATA + message. One write when PIPELINING is offered.
-    Returns whether QUIT may be sent afterwards."""
+    """MAIL, RCPT..., then RSET (probe) or DATA + message. One write when PIPELINING is offered."""
     params = ""
     if any(ord(char) > 127 for char in mail_from + "".join(rcpt_to)) and "SMTPUTF8" in extensions:
         params = " SMTPUTF8"
@@ -896,8 +894,7 @@ def _envelope(session, mail_from, rcpt_to, extensions, send_message, ehlo_name, 
     if send_message:
         session.stage = "data"
         t0 = time.monotonic()
-        session.send(test_message(mail_from, rcpt_to, ehlo_name))
+        session.send(build_test_message(mail_from, rcpt_to, ehlo_name))
         _expect("data", session.read_reply(), (250,))
         timer.add("data", t0)
         result["message_sent"] = True
-    return True

@@ -159,8 +159,8 @@ def test_classify_tls_error(error, reason):
     assert probe_mod.classify_tls_error(error)[0] == reason
 
 
-def test_test_message_is_dot_terminated_crlf():
-    message = probe_mod.test_message(USER, ["a@example.com", "b@example.com"], "host.example")
+def test_the_test_message_is_dot_terminated_crlf():
+    message = probe_mod.build_test_message(USER, ["a@example.com", "b@example.com"], "host.example")
     assert message.endswith(b"\r\n.\r\n")
     assert b"\r\n.\r\n" not in message[:-5]
     assert b"\nFrom: <alerts@outlook.com>\r\n" in b"\n" + message
