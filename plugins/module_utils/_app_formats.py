@@ -120,7 +120,8 @@ def edit_ini(text, settings, section=None, dialect="goini", only_existing=False)
         start = end = len(lines)
     for path, value, _secret in settings:
         key = path[-1]
-        new_line = "%s = %s\n" % (key, encode_ini(value, dialect))
+        encoded = encode_ini(value, dialect)
+        new_line = "%s = %s\n" % (key, encoded) if encoded else "%s =\n" % key
         key_re = _ini_key_re(key, delimiters)
         hits = [i for i in range(start, end) if key_re.match(lines[i]) and not lines[i].lstrip().startswith(("#", ";"))]
         if hits:

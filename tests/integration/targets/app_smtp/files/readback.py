@@ -139,7 +139,9 @@ with open(path("generic.json"), encoding="utf-8") as handle:
 expect("json password", generic_json["mail"]["password"], password)
 expect("json port", generic_json["mail"]["port"], int(port))
 expect("json key order", list(generic_json), ["name", "mail", "plugins"])
-expect("template password", json.loads(dotenv("template.env")["MAIL_PASSWORD_JSON"]), password)
+with open(path("template.env"), encoding="utf-8") as handle:
+    template_line = [line for line in handle.read().split("\n") if line.startswith("MAIL_PASSWORD_JSON=")][0]
+expect("template password", json.loads(template_line.split("=", 1)[1]), password)
 
 # Every comment of every pre-existing file is still there.
 for name in sorted(os.listdir(before_dir)):
