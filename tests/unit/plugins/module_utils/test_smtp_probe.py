@@ -668,3 +668,10 @@ def test_probe_tries_addresses_in_order(responder, peers, pki, tls_server):
     assert result["ok"] is True
     assert result["addresses"] == ["127.0.0.1", "::1"] and result["address"] == "127.0.0.1"
     assert "dns" in result["timings_ms"]
+
+
+def test_credentials_without_tls_are_allowed_only_with_a_warning(peers, pki, tls_server):
+    peer = peers(outlook_like(tls_server, offer_starttls=False))
+    result = run(peer, pki, security="none", username="me@example.com", password=PASSWORD)
+    assert any("unencrypted" in warning for warning in result["warnings"])
+    assert result["failed_stage"] == "auth" and result["reason"] == "auth_mechanism_unavailable"  # no AUTH offered
