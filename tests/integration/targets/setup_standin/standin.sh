@@ -87,8 +87,9 @@ _standin_install_trap() {
   previous=$(trap -p EXIT)
   eval "parsed=($previous)"
   previous=${parsed[2]:-}
-  # shellcheck disable=SC2064  # expanding now is the point: the earlier trap's command is kept.
-  trap "standin_stop; ${previous}" EXIT
+  # The earlier command runs after the stop and still sees the script's exit status in $?.
+  # shellcheck disable=SC2064,SC2154  # expanding now is the point: the earlier trap's command is kept.
+  trap "_standin_exit_status=\$?; standin_stop; (exit \$_standin_exit_status); ${previous}" EXIT
   _STANDIN_TRAP_SET=1
 }
 
