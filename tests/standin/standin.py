@@ -895,24 +895,28 @@ class SmtpSession:
             await self.reply('503 5.5.1 Bad sequence of commands')
             return None
         await self.reply('354 Start mail input; end with <CRLF>.<CRLF>')
-        lines, size = [], 0
-        while True:
-            try:
-                line = await asyncio.wait_for(self.reader.readuntil(b'\n'), self.server.idle_timeout)
-            except asyncio.IncompleteReadError:
-                return 'close'
-            if line in (b'.\r\n', b'.\n'):
-                break
-            if line.startswith(b'.'):
-                line = line[1:]
-            size += len(line)
-            if size <= MAX_SIZE:
-                lines.append(line)
+        try:
+            lines, size = await asyncio.wait_for(self.read_data(), self.server.idle_timeout)
+        except asyncio.IncompleteReadError:
+            return 'close'
         if size > MAX_SIZE:
             self.reset()
             await self.reply('552 5.3.4 Message size exceeds fixed maximum message size')
             return None
         return await self.finish_message(b''.join(lines))
+
+    async def read_data(self):
+        """The lines up to <CRLF>.<CRLF>, dot-unstuffed (kept only up to MAX_SIZE), and their total size."""
+        lines, size = [], 0
+        while True:
+            line = await self.reader.readuntil(b'\n')
+            if line in (b'.\r\n', b'.\n'):
+                return lines, size
+            if line.startswith(b'.'):
+                line = line[1:]
+            size += len(line)
+            if size <= MAX_SIZE:
+                lines.append(line)
 
     async def smtp_BDAT(self, arg):
         words = arg.split()
