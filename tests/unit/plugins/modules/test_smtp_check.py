@@ -13,7 +13,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.mailops.live_smtp.plugins.module_utils import _smtp_probe
+from ansible_collections.mailops.live_smtp.plugins.module_utils import _outlook, _smtp_probe
 from ansible_collections.mailops.live_smtp.plugins.modules import smtp_check
 
 PASSWORD = "s3cret pass phrase"
@@ -162,3 +162,8 @@ def test_failure_message_format():
     assert smtp_check.failure_message(result) == "basic_auth_disabled: Use OAuth2. (535 5.7.139 Authentication unsuccessful)"
     result.update(reply=None, detail="certificate verify failed: x")
     assert smtp_check.failure_message(result) == "basic_auth_disabled: Use OAuth2. (certificate verify failed: x)"
+
+
+def test_the_module_documents_every_reason():
+    words = {entry.word for entry in _outlook.REASONS} | {"unexpected_reply"}
+    assert sorted(word for word in words if "V(%s)" % word not in smtp_check.DOCUMENTATION) == []
