@@ -981,6 +981,7 @@ class Standin:
         self.servers = []
         self.sockets = []        # refused/blackhole sockets and their fillers
         self.writers = set()
+        self.tasks = set()          # connection handlers, cancelled at shutdown
         self.ports = {}
         self.conn_counter = 0
         self.transcript_file = None
@@ -991,6 +992,8 @@ class Standin:
         return self.conn_counter
 
     def transcript(self, text):
+        if self.transcript_file is None or self.transcript_file.closed:
+            return
         self.transcript_file.write('%s %s\n' % (utcnow().strftime('%H:%M:%S.%f')[:-3], text))
         self.transcript_file.flush()
 
@@ -1040,12 +1043,14 @@ class Standin:
     def tracked(self, handler):
         async def run(reader, writer):
             self.writers.add(writer)
+            self.tasks.add(asyncio.current_task())
             try:
                 await handler(reader, writer)
             except (ConnectionError, asyncio.TimeoutError, ssl.SSLError, asyncio.LimitOverrunError, ValueError) as exc:
                 self.transcript('connection ended: %r' % exc)
             finally:
                 self.writers.discard(writer)
+                self.tasks.discard(asyncio.current_task())
                 writer.close()
         return run
 
@@ -1200,7 +1205,9 @@ class Standin:
             writer.close()
         for sock in self.sockets:
             sock.close()
-        await asyncio.sleep(0)
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.transcript_file:
             self.transcript_file.close()
 
@@ -1249,7 +1256,12 @@ async def serve(args):
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.set_exception_handler(lambda _loop, context: standin.transcript('asyncio: %s' % context.get('message')))
+
+    def quiet_exception_handler(_loop, context):
+        if not isinstance(context.get('exception'), asyncio.CancelledError):  # connections cut at shutdown
+            standin.transcript('asyncio: %s %r' % (context.get('message'), context.get('exception')))
+
+    loop.set_exception_handler(quiet_exception_handler)
     try:
         await asyncio.wait_for(stop.wait(), args.lifetime)
         why = 'signal'
