@@ -228,6 +228,16 @@ for path in sys.argv[1:]:
 print("report: 9 checks, 5 failed as expected")
 PY
 
+# A malformed account list stops the play with a message that names the problem, not the secret (-vvvv).
+cat > "$check_dir/bad.yml" <<'YAML'
+live_smtp_accounts:
+  - name: Bad Name
+    username: someone@example.net
+    password: "{{ vault_secret_password }}"
+YAML
+check check-bad-accounts 2 -e live_smtp_check_hosts=mail1 -e "@$check_dir/bad.yml" -vvvv
+grep -q "account name 'Bad Name' must match" "$tmp/check-bad-accounts.log" || fail "check-bad-accounts: no clear message"
+
 mails_before=$(standin_mail_count)
 check check-good-check 0 -e live_smtp_check_hosts=mail1:mail2 -e "@$check_dir/good.yml" -e live_smtp_check_send_test_message=true --check --diff -vvvv
 [ "$(standin_mail_count)" = "$mails_before" ] || fail "check mode sent a message"
