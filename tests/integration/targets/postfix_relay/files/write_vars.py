@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Write the test's account list as an Ansible vars file, every secret tagged !unsafe (it may contain {{ ).
+
+usage: write_vars.py READY_JSON GENERATED_JSON MAIN_PASSWORD OUT_YML main|generated|trailing
+main: outlook (password, default), oauth (OAuth2, senders app@example.test), implicit (port-465 style),
+untrusted / wronghost (bad certificates). generated: outlook, then g0..gN (generated passwords, senders
+sN@gen.test). trailing: main plus one account whose password ends in whitespace (must be refused).
+"""
+
+import json
+import sys
+
+
+def q(value):
+    """A YAML double-quoted scalar (JSON strings are valid YAML), tagged !unsafe."""
+    return "!unsafe " + json.dumps(value, ensure_ascii=False)
+
+
+def main():
+    ready = json.load(open(sys.argv[1], encoding="utf-8"))
+    generated = json.load(open(sys.argv[2], encoding="utf-8"))
+    main_password, out = sys.argv[3], sys.argv[4]
+    mode = sys.argv[5]
+    smtp, ca = ready["smtp"], ready["ca_file"]
+    oauth = ready["account_list"][0]
+    lines = ["live_smtp_accounts:"]
+
+    def account(name, port, username, extra):
+        lines.extend(["  - name: %s" % name, "    host: localhost", "    port: %d" % port,
+                      "    username: %s" % username, "    ca_file: %s" % ca] + ["    " + e for e in extra])
+
+    account("outlook", smtp["outlook"], "standin@outlook.com", ["password: " + q(main_password)])
+    if mode != "generated":
+        main_accounts(account, smtp, oauth, ready)
+    else:
+        for index, password in enumerate(generated["valid"]):
+            account("g%d" % index, smtp["outlook"], "g%d@outlook.com" % index,
+                    ["password: " + q(password), "senders: [s%d@gen.test]" % index])
+    if mode == "trailing":
+        account("trailing", smtp["outlook"], "trailing@outlook.com",
+                ["password: " + q(generated["trailing"][1]), "senders: [t@gen.test]"])
+    with open(out, "w", encoding="utf-8") as handle:
+        handle.write("---\n" + "\n".join(lines) + "\n")
+
+
+def main_accounts(account, smtp, oauth, ready):
+    account("oauth", smtp["outlook"], oauth["user"], [
+        "auth: oauth2", "oauth2:", "  client_id: %s" % oauth["client_id"],
+        "  refresh_token: " + q(oauth["refresh_token"]), "  token_url: %s" % ready["token_url"],
+        "senders: [app@example.test]"])
+    account("implicit", smtp["implicit_tls"], "implicit@outlook.com",
+            ["security: tls", "password: " + q("implicit pw 465"), "senders: ['@implicit.test']"])
+    account("untrusted", smtp["untrusted_cert"], "untrusted@outlook.com",
+            ["password: " + q("untrusted-cert-secret-4711"), "senders: [u@example.test]"])
+    account("wronghost", smtp["wrong_host_cert"], "wronghost@outlook.com",
+            ["password: " + q("wrong-host-secret-0815"), "senders: [w@example.test]"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Integration test of mailops.live_smtp.postfix_relay against this host's real Postfix, msmtp and the stand-in.
+# Check mode first, apply, check-mode and real idempotence, then mail through sendmail: password (vaulted) over
+# verified TLS, OAuth2 through the msmtp pipe, implicit TLS, bad certificates (no credential sent, mail kept),
+# every generated password byte-exact, a stand-in outage (deferred, then delivered), a configuration that fails
+# postfix check (never goes live), a password Postfix cannot carry (refused before anything is written), and no
+# secret in any output, backup or file left behind. The previous Postfix configuration is restored on exit.
+# shellcheck disable=SC2016  # single-quoted $ and backticks are literal on purpose (main.cf, messages)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PY=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python}
+COUNT=${POSTFIX_RELAY_PASSWORDS:-200}
+start_time=$SECONDS
+
+work=$(mktemp -d /tmp/postfix_relay.XXXXXX)
+chmod 0700 "$work"
+conf=/etc/postfix
+maps=$conf/live-smtp
+pipe_dir=/var/lib/mailops-live-smtp/postfix
+store_dir=/var/lib/mailops-live-smtp/oauth2/live-smtp
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+step() { echo "=== postfix_relay: $* ($((SECONDS - start_time)) s)"; }
+
+# Keep what the host had, restore it on exit; Postfix is stopped at the end.
+mkdir -p "$work/orig"
+for f in main.cf master.cf; do [ ! -f "$conf/$f" ] || cp -p "$conf/$f" "$work/orig/$f"; done
+restore() {
+  local rc=$1
+  [ "$rc" -eq 0 ] || { tail -n 40 /var/log/postfix.log 2>/dev/null || true; standin_dump 2>/dev/null || true; }
+  postfix stop >/dev/null 2>&1 || true
+  postsuper -d ALL >/dev/null 2>&1 || true
+  rm -f "$conf/main.cf"
+  for f in main.cf master.cf; do [ ! -f "$work/orig/$f" ] || cp -p "$work/orig/$f" "$conf/$f"; done
+  rm -rf "$maps" "$pipe_dir" "$store_dir" "$work"
+  exit "$rc"
+}
+trap 'restore $?' EXIT
+postfix stop >/dev/null 2>&1 || true
+postsuper -d ALL >/dev/null 2>&1 || true
+rm -rf "$maps" "$pipe_dir" "$store_dir"
+: > /var/log/postfix.log 2>/dev/null || true
+# A main.cf with a setting of the admin's own: the role must leave it alone.
+printf '%s\n' 'compatibility_level = 3.6' 'smtpd_banner = $myhostname ESMTP kept-by-postfix-relay-test' > "$conf/main.cf"
+
+# shellcheck source=../setup_standin/standin.sh
+. "$here/../setup_standin/standin.sh"
+
+step "generating $COUNT passwords (hypothesis, derandomized)"
+"$PY" "$here/files/gen_passwords.py" "$COUNT" > "$work/generated.json"
+main_password="Vaulted pass: #1 % \"q\" 'a' {{ not_templated }} \\ é"
+"$PY" "$here/files/accounts.py" "$work/generated.json" "$main_password" > "$work/standin-accounts.json"
+standin_start "$work/standin" --lifetime 900 --scenarios outlook,implicit_tls,untrusted_cert,wrong_host_cert \
+  --accounts "$work/standin-accounts.json"
+# standin_start's own EXIT trap would hide our exit status from restore: replace it.
+trap 'rc=$?; standin_stop; restore $rc' EXIT
+
+# Secrets only ever sit in a vaulted file (real ansible-vault, password file in the private temp dir).
+head -c 32 /dev/urandom | base64 > "$work/vault-pass"
+for mode in main generated trailing; do
+  "$PY" "$here/files/write_vars.py" "$STANDIN_READY" "$work/generated.json" "$main_password" "$work/$mode.yml" "$mode"
+  ansible-vault encrypt --vault-password-file "$work/vault-pass" "$work/$mode.yml" >/dev/null
+  head -n1 "$work/$mode.yml" | grep -q '^\$ANSIBLE_VAULT;' || fail "$mode.yml is not vault-encrypted"
+done
+
+playbook() {  # playbook OUTPUT VARS(main|generated|trailing) [ansible-playbook args...]
+  local out=$1 vars=$2
+  shift 2
+  ansible-playbook "$here/playbooks/relay.yml" --vault-password-file "$work/vault-pass" -e "@$work/$vars.yml" "$@" \
+    > "$work/$out" 2>&1
+}
+recap_changed() { sed -n 's/.*changed=\([0-9]*\).*/\1/p' "$work/$1" | tail -n1; }
+sum_main() { sha256sum "$conf/main.cf" | cut -d' ' -f1; }
+
+touch "$work/marker"
+sleep 1
+
+step "check mode on the unconfigured host changes nothing"
+before=$(sum_main)
+playbook check1.out main --check --diff || { cat "$work/check1.out"; fail "check mode run failed"; }
+[ "$(sum_main)" = "$before" ] || fail "check mode changed main.cf"
+[ ! -e "$maps" ] || fail "check mode created $maps"
+[ "$(recap_changed check1.out)" -gt 0 ] || fail "check mode reported no change on an unconfigured host"
+grep -q '^+relayhost = \[localhost\]' "$work/check1.out" || fail "check mode --diff does not show the new relayhost"
+
+step "apply (-vvvv --diff)"
+playbook apply1.out main --diff -vvvv || { tail -n 60 "$work/apply1.out"; fail "apply failed"; }
+grep -q 'kept-by-postfix-relay-test' "$conf/main.cf" || fail "the admin's own main.cf setting was not kept"
+postfix status >/dev/null 2>&1 || fail "Postfix is not running after the role"
+main_sum=$(sum_main)
+
+step "check mode and a second run change nothing"
+playbook check2.out main --check --diff || { cat "$work/check2.out"; fail "check mode after apply failed"; }
+[ "$(recap_changed check2.out)" = 0 ] || { grep -B3 '^changed' "$work/check2.out"; fail "check mode after apply reports changes"; }
+playbook apply2.out main --diff || { tail -n 40 "$work/apply2.out"; fail "second apply failed"; }
+[ "$(recap_changed apply2.out)" = 0 ] || { grep -B3 '^changed' "$work/apply2.out"; fail "second run is not idempotent"; }
+[ "$(sum_main)" = "$main_sum" ] || fail "second run changed main.cf"
+
+step "password account: sent by another user, From rewritten, Reply-To kept, vaulted secret, verified TLS"
+id nobody >/dev/null
+printf 'From: Some One <someone@example.test>\nTo: rcpt@example.test\nSubject: password relay\n\nhello\n' \
+  | runuser -u nobody -- /usr/sbin/sendmail -t -f someone@example.test
+printf 'From: app@example.test\nTo: rcpt@example.test\nSubject: oauth2 relay\n\nhello\n' | /usr/sbin/sendmail -t -f app@example.test
+printf 'From: x@implicit.test\nTo: rcpt@example.test\nSubject: implicit tls relay\n\nhello\n' | /usr/sbin/sendmail -t -f x@implicit.test
+printf 'From: u@example.test\nTo: rcpt@example.test\nSubject: untrusted\n\nhello\n' | /usr/sbin/sendmail -t -f u@example.test
+printf 'From: w@example.test\nTo: rcpt@example.test\nSubject: wrong host\n\nhello\n' | /usr/sbin/sendmail -t -f w@example.test
+standin_wait_mail 3 60 || fail "password, OAuth2 and implicit-TLS mail did not all arrive"
+"$PY" - "$STANDIN_DIR" "$main_password" "$store_dir/oauth.json" <<'PY'
+import glob, json, sys
+state, password, store_path = sys.argv[1], sys.argv[2], sys.argv[3]
+auth = [json.loads(line) for line in open(state + "/auth.jsonl", encoding="utf-8")]
+mails = {}
+for meta in glob.glob(state + "/mail/*.json"):
+    info = json.load(open(meta, encoding="utf-8"))
+    mails[info["user"]] = (info, open(meta[:-5] + ".eml", encoding="utf-8", errors="replace").read())
+
+def header(eml, name):
+    for line in eml.split("\n\n")[0].splitlines():
+        if line.lower().startswith(name.lower() + ":"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+info, eml = mails["standin@outlook.com"]
+assert info["mail_from"] == "standin@outlook.com", info
+assert header(eml, "From") == "Some One <standin@outlook.com>", header(eml, "From")
+assert header(eml, "Reply-To") == "Some One <someone@example.test>", header(eml, "Reply-To")
+logins = [a for a in auth if a["user"] == "standin@outlook.com"]
+assert logins and all(a["secret"] == password and a["code"] == 235 and a["tls"] for a in logins), "vaulted secret differs"
+
+info, eml = mails["oauth@outlook.com"]
+assert info["mechanism"] == "XOAUTH2" and info["mail_from"] == "oauth@outlook.com", info
+assert header(eml, "Reply-To") == "app@example.test"
+store = json.dumps(json.load(open(store_path, encoding="utf-8")))
+tokens = [a["secret"] for a in auth if a["user"] == "oauth@outlook.com" and a["code"] == 235]
+assert tokens and all(t in store for t in tokens), "the XOAUTH2 token is not the one the helper got from the endpoint"
+
+info, eml = mails["implicit@outlook.com"]
+assert info["scenario"] == "implicit_tls" and info["mechanism"] == "LOGIN", info
+assert not [a for a in auth if a["scenario"] in ("untrusted_cert", "wrong_host_cert")], "a bad certificate got AUTH"
+print("mail checks: password, OAuth2 (XOAUTH2 token from the store), implicit TLS: ok")
+PY
+grep -q 'Verified TLS connection established to localhost\[127.0.0.1\]' /var/log/postfix.log \
+  || fail "Postfix did not log a verified TLS connection"
+
+step "bad certificates: no credential sent, mail kept in the queue"
+for _ in $(seq 1 100); do
+  [ "$(grep -c 'status=deferred (Server certificate not verified)' /var/log/postfix.log)" -ge 2 ] && break
+  sleep 0.2
+done
+grep -q 'certificate verification failed for localhost.*untrusted issuer' /var/log/postfix.log || fail "untrusted cert not refused"
+grep -q 'verification failed for localhost.*hostname mismatch' /var/log/postfix.log || fail "wrong host name not refused"
+[ "$(postqueue -j | grep -c '"recipients"')" -eq 2 ] || { postqueue -p; fail "the two bad-certificate mails are not queued"; }
+grep -q '"scenario": "\(untrusted_cert\|wrong_host_cert\)"' "$STANDIN_DIR/auth.jsonl" && fail "a credential reached a bad certificate"
+postsuper -d ALL >/dev/null
+
+step "stand-in down: the mail is deferred, then delivered after it is back"
+standin_stop
+arrived=$(standin_mail_count)
+printf 'From: root@example.test\nTo: rcpt@example.test\nSubject: while down\n\nx\n' | /usr/sbin/sendmail -t -f root@example.test
+for _ in $(seq 1 100); do
+  postqueue -j | grep -q '"delay_reason"' && break
+  sleep 0.2
+done
+postqueue -j | grep -q '"delay_reason"' || { postqueue -p; fail "the mail is not deferred while the stand-in is down"; }
+standin_restart
+postqueue -f
+standin_wait_mail $((arrived + 1)) 60 || fail "the deferred mail was not delivered after the stand-in came back"
+
+step "a configuration that fails postfix check never goes live"
+main_sum=$(sum_main)
+if playbook bad.out main -e '{"postfix_relay_extra_settings": {"default_process_limit": "not-a-number"}}'; then
+  fail "a run with an invalid setting succeeded"
+fi
+grep -q 'fails `postfix check`, so it was not installed' "$work/bad.out" || { tail -n 20 "$work/bad.out"; fail "unclear failure"; }
+grep -q 'default_process_limit' "$work/bad.out" || fail "the failure does not name the bad setting"
+[ "$(sum_main)" = "$main_sum" ] || fail "main.cf changed although postfix check failed"
+if playbook unknown.out main -e '{"postfix_relay_extra_settings": {"smtp_tls_securty_level": "secure"}}'; then
+  fail "a run with an unknown setting succeeded"
+fi
+grep -q 'unused parameter: smtp_tls_securty_level' "$work/unknown.out" || { tail -n 20 "$work/unknown.out"; fail "unknown setting not named"; }
+[ "$(sum_main)" = "$main_sum" ] || fail "main.cf changed although a setting was unknown"
+arrived=$(standin_mail_count)
+printf 'From: root@example.test\nTo: rcpt@example.test\nSubject: still relaying\n\nx\n' | /usr/sbin/sendmail -t -f root@example.test
+standin_wait_mail $((arrived + 1)) 60 || fail "Postfix no longer relays after a refused configuration"
+
+step "a password ending in whitespace is refused before anything is written"
+sasl_sum=$(sha256sum "$maps/sasl_passwd" | cut -d' ' -f1)
+if playbook trailing.out trailing; then
+  fail "a password ending in whitespace was accepted"
+fi
+grep -q 'Password ends in whitespace: trailing\.' "$work/trailing.out" || { tail -n 20 "$work/trailing.out"; fail "unclear refusal"; }
+[ "$(sum_main)" = "$main_sum" ] || fail "main.cf changed for a refused password"
+[ "$(sha256sum "$maps/sasl_passwd" | cut -d' ' -f1)" = "$sasl_sum" ] || fail "sasl_passwd changed for a refused password"
+
+step "$COUNT generated passwords through Postfix's map, byte-exact (one run with $COUNT accounts)"
+playbook generated.out generated || { tail -n 40 "$work/generated.out"; fail "the run with the generated accounts failed"; }
+arrived=$(standin_mail_count)
+for i in $(seq 0 $((COUNT - 1))); do
+  printf 'From: s%d@gen.test\nTo: rcpt@example.test\nSubject: generated %d\n\nx\n' "$i" "$i" | /usr/sbin/sendmail -t -f "s$i@gen.test"
+done
+standin_wait_mail $((arrived + COUNT)) 240 || { postqueue -p | tail; fail "not every generated-password mail arrived"; }
+"$PY" - "$STANDIN_DIR/auth.jsonl" "$work/generated.json" <<'PY'
+import json, sys
+generated = json.load(open(sys.argv[2], encoding="utf-8"))["valid"]
+seen = {}
+for line in open(sys.argv[1], encoding="utf-8"):
+    entry = json.loads(line)
+    if entry["user"].startswith("g") and entry["code"] == 235:
+        seen.setdefault(entry["user"], set()).add(entry["secret"])
+bad = [i for i, p in enumerate(generated) if seen.get("g%d@outlook.com" % i) != {p}]
+assert not bad, "passwords not byte-exact: %s" % bad[:10]
+print("byte-exact: %d of %d generated passwords" % (len(generated) - len(bad), len(generated)))
+PY
+
+step "no secret in any output, backup or file left behind; no secret file readable by others"
+"$PY" - "$work/generated.json" "$main_password" "$STANDIN_DIR/auth.jsonl" <<'PY' > "$work/secrets"
+import json, sys
+generated = json.load(open(sys.argv[1], encoding="utf-8"))
+secrets = set(generated["valid"]) | {sys.argv[2], "implicit pw 465", "untrusted-cert-secret-4711", "wrong-host-secret-0815"}
+for line in open(sys.argv[3], encoding="utf-8"):
+    secrets.add(json.loads(line)["secret"])
+# Short or blank-heavy strings would match by chance; every real secret here is long enough.
+for s in sorted(secrets):
+    if len(s.strip()) >= 6:
+        print(s)
+PY
+ready_refresh=$(standin_get accounts.refresh_token)
+echo "$ready_refresh" >> "$work/secrets"
+echo "secrets to look for: $(wc -l < "$work/secrets")"
+for out in check1.out apply1.out check2.out apply2.out bad.out unknown.out trailing.out generated.out; do
+  if grep -qF -f "$work/secrets" "$work/$out"; then
+    grep -nF -f "$work/secrets" "$work/$out" | head -n 3 | cut -c1-200
+    fail "a secret appears in the output $out"
+  fi
+done
+grep -qF -f "$work/secrets" /var/log/postfix.log && fail "a secret appears in the Postfix log"
+allowed="^($maps/sasl_passwd|$maps/sasl_passwd\\.(db|lmdb)|$store_dir/oauth\\.json)\$"
+find / -xdev \( -path /proc -o -path /sys -o -path "$work" -o -path "$STANDIN_DIR" -o -path '/tmp/work-*' \
+    -o -path '/tmp/mailops-live-smtp-work' \) -prune -o -type f -newer "$work/marker" -size -5M -print 2>/dev/null \
+  | while read -r file; do
+      if grep -qF -f "$work/secrets" "$file" 2>/dev/null && ! [[ $file =~ $allowed ]]; then echo "$file"; fi
+    done > "$work/leaks"
+[ ! -s "$work/leaks" ] || { cat "$work/leaks"; fail "secrets in files left behind"; }
+for f in "$maps/sasl_passwd" "$maps/sasl_passwd.db" "$pipe_dir/msmtprc" "$store_dir/oauth.json"; do
+  [ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600 ($(stat -c %a "$f"))"
+done
+[ "$(stat -c %U "$store_dir/oauth.json")" = live-smtp ] || fail "the pipe user does not own its token store"
+find "$maps" "$pipe_dir" /var/lib/mailops-live-smtp -type f -perm /o+r -print0 | xargs -0r grep -lF -f "$work/secrets" \
+  > "$work/readable" || true
+[ ! -s "$work/readable" ] || { cat "$work/readable"; fail "a secret file is readable by others"; }
+
+step "all checks passed in $((SECONDS - start_time)) s"
