@@ -91,7 +91,7 @@ stage_build() {
 }
 
 stage_build_in() {
-  local out=$1 tarball m role
+  local out=$1 tarball m role bad=0
   ansible-galaxy collection build --output-path "$out" . || return 1
   tarball=$(ls "$out"/mailops-live_smtp-*.tar.gz) || return 1
   echo "build: $(basename "$tarball"): $(tar -tzf "$tarball" | wc -l) entries, $(du -k "$tarball" | cut -f1) KiB"
@@ -104,15 +104,22 @@ stage_build_in() {
   for m in plugins/modules/*.py; do
     [ -f "$m" ] || continue
     m=$(basename "$m" .py)
-    ANSIBLE_COLLECTIONS_PATH="$out/installed" ansible-doc -t module "mailops.live_smtp.$m" >/dev/null || return 1
-    echo "build: ansible-doc -t module mailops.live_smtp.$m: ok"
+    if ANSIBLE_COLLECTIONS_PATH="$out/installed" ansible-doc -t module "mailops.live_smtp.$m" >/dev/null; then
+      echo "build: ansible-doc -t module mailops.live_smtp.$m: ok"
+    else
+      echo "build: ansible-doc -t module mailops.live_smtp.$m: FAILED"; bad=1
+    fi
   done
   for role in roles/*/meta/argument_specs.yml; do
     [ -f "$role" ] || continue
     role=$(basename "$(dirname "$(dirname "$role")")")
-    ANSIBLE_COLLECTIONS_PATH="$out/installed" ansible-doc -t role "mailops.live_smtp.$role" >/dev/null || return 1
-    echo "build: ansible-doc -t role mailops.live_smtp.$role: ok"
+    if ANSIBLE_COLLECTIONS_PATH="$out/installed" ansible-doc -t role "mailops.live_smtp.$role" >/dev/null; then
+      echo "build: ansible-doc -t role mailops.live_smtp.$role: ok"
+    else
+      echo "build: ansible-doc -t role mailops.live_smtp.$role: FAILED"; bad=1
+    fi
   done
+  return "$bad"
 }
 
 stage_bench() {
