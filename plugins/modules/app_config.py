@@ -22,7 +22,7 @@ description:
     spaces at either end or non-ASCII characters arrives byte-exact. Refuses, before writing anything, a value the
     application would alter and cannot escape (a line break anywhere; C(%(name\)s) for go-ini; C(${...}) for Grafana).
   - With O(delivery=direct) the application logs in to the account's server itself. None of the presets can log in
-    with OAuth2 (XOAUTH2), so an OAuth2 account fails there with a clear message that suggests O(delivery=local_relay):
+    with OAuth2 (XOAUTH2), so an OAuth2 account fails there with a clear message that suggests O(delivery=local_relay);
     the application then sends to the host's local relay (the C(mailops.live_smtp.postfix_relay) role) without
     credentials.
   - Writes atomically (temporary file in the same directory, then rename), keeps the owner, group and mode of an
@@ -30,7 +30,7 @@ description:
     that holds a password, and never writes a backup.
   - The diff masks every secret value, old and new, as C(********).
 author:
-  - mailops.live_smtp maintainers
+  - mailops.live_smtp maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.live_smtp.attributes
   - ansible.builtin.files
@@ -273,7 +273,7 @@ def argument_spec():
         dotenv_dialect=dict(type="str", choices=list(_app_formats.DOTENV_DIALECTS), default="python"),
         fields=dict(type="dict"),
         settings=dict(type="dict"),
-        key_separator=dict(type="str", default="."),
+        key_separator=dict(type="str", default=".", no_log=False),
         content=dict(type="str", no_log=True),
         validate=dict(type="str"),
         create=dict(type="bool", default=True),

@@ -44,40 +44,8 @@ def one(path, value, secret=True):
 
 # ------------------------------------------------------------------------------------------------ go-ini (real)
 
-GO_READER = r"""
-package main
-
-import (
-	"encoding/json"
-	"fmt"
-	"os"
-
-	"gopkg.in/ini.v1"
-)
-
-// Prints every section's keys as go-ini's Key.String() returns them (what Grafana and Gitea read).
-func main() {
-	opts := ini.LoadOptions{}
-	if os.Args[1] == "gitea" {
-		opts.IgnoreContinuation = true
-	}
-	f, err := ini.LoadSources(opts, os.Args[2])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	out := map[string]map[string][]byte{}
-	for _, s := range f.Sections() {
-		m := map[string][]byte{}
-		for _, k := range s.Keys() {
-			m[k.Name()] = []byte(k.String())
-		}
-		out[s.Name()] = m
-	}
-	b, _ := json.Marshal(out)
-	os.Stdout.Write(b)
-}
-"""
+# The same reader the integration target builds: go-ini's Key.String() for every key, base64 in JSON.
+GO_READER = os.path.join(os.path.dirname(__file__), "..", "..", "..", "integration", "targets", "app_smtp", "files", "goini_read.go")
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +54,7 @@ def goini(tmp_path_factory):
     if not shutil.which("go") or not os.path.isdir("/usr/share/gocode/src/gopkg.in/ini.v1"):
         pytest.skip("go and golang-gopkg-ini.v1-dev are not installed (tests/setup.sh installs them)")
     work = tmp_path_factory.mktemp("goini")
-    (work / "main.go").write_text(GO_READER)
+    shutil.copy(GO_READER, str(work / "main.go"))
     env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=str(work / "cache"))
     subprocess.run(["go", "build", "-o", str(work / "goini"), str(work / "main.go")], check=True, env=env, cwd=work)
 
