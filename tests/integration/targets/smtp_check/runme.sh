@@ -196,7 +196,8 @@ check() {
 }
 
 check check-mixed 2 -vvvv -e "live_smtp_check_report_dir=$tmp/report"
-grep -E '^\s*"(OK|FAIL) ' "$tmp/check-mixed.log" || fail "check-mixed: no summary lines"
+grep -E '^\s*"(OK|FAIL|WARN) ' "$tmp/check-mixed.log" || fail "check-mixed: no summary lines"
+[ "$(grep -cE '^\s*"WARN .*personal Microsoft account' "$tmp/check-mixed.log")" = 2 ] || fail "check-mixed: no warning line per host"
 # One summary line per host and account (two hosts).
 for line in "OK   tenant localhost:$(standin_port outlook)" \
             "FAIL personal localhost:$(standin_port consumer) reason=basic_auth_disabled stage=auth reply=535 5.7.139" \
@@ -221,8 +222,12 @@ for host in ("mail1", "mail2"):
     assert not personal["ok"] and personal["reason"] == "basic_auth_disabled", personal
     assert personal["failed_stage"] == "auth" and personal["reply"]["code"] == 535, personal
     assert "OAuth2" in personal["hint"], personal
+    # The module's warnings, per host (standin@outlook.com looks like a personal account).
+    assert any("personal Microsoft account" in w for w in report["warnings"][host]), report["warnings"]
+assert "nopython" not in report["warnings"], report["warnings"]
 assert "| mail1 | personal |" in markdown and "`basic_auth_disabled`" in markdown, markdown
 assert "4 of 9 checks passed" in markdown, markdown
+assert "## Warnings" in markdown and "- mail1: outlook.com looks like a personal Microsoft account" in markdown, markdown
 for path in sys.argv[1:]:
     assert not os.stat(path).st_mode & stat.S_IROTH, "%s is world-readable" % path
 print("report: 9 checks, 5 failed as expected")
