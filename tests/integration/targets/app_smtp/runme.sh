@@ -124,12 +124,12 @@ done
 
 # Django's own SMTP backend, configured only by the settings module written above, logs in to the stand-in.
 before_auth=$(standin_auth_count)
-if python files/django_send.py "$tmp/apps/settings_local.py" rcpt@example.com > "$tmp/django_untrusted.log" 2>&1; then
+if python -B files/django_send.py "$tmp/apps/settings_local.py" rcpt@example.com > "$tmp/django_untrusted.log" 2>&1; then
   fail "Django sent through a certificate it cannot verify"
 fi
 grep -q 'CERTIFICATE_VERIFY_FAILED' "$tmp/django_untrusted.log" || { cat "$tmp/django_untrusted.log"; fail "Django failed for another reason"; }
 [ "$(standin_auth_count)" -eq "$before_auth" ] || fail "Django sent the password before verifying the certificate"
-SSL_CERT_FILE="$STANDIN_CA" python files/django_send.py "$tmp/apps/settings_local.py" rcpt@example.com \
+SSL_CERT_FILE="$STANDIN_CA" python -B files/django_send.py "$tmp/apps/settings_local.py" rcpt@example.com \
   > "$tmp/django.log" 2>&1 || { grep -v -F "$token" "$tmp/django.log"; fail "Django could not send"; }
 standin_wait_mail 1 30 || fail "Django's message did not arrive"
 python - "$STANDIN_DIR" "$tmp/password.txt" <<'PY' || fail "the stand-in did not receive the exact password from Django"
