@@ -3,7 +3,8 @@
 # settings) or new ones; check mode -> apply -> check-mode idempotence -> idempotence; each value read back by the
 # application's own parser (go-ini, PHP, PyYAML, python-dotenv, sh, configparser, json, Python) and, where the
 # application installs here, by the application: amtool check-config (Alertmanager) and Django's SMTP backend
-# sending a real message to the stand-in, which must receive the exact password. No secret in any output.
+# sending a real message to the stand-in, and Alertmanager itself mailing an alert: the stand-in must receive the
+# exact password. No secret in any output.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -117,6 +118,36 @@ for f in alertmanager.yml alertmanager-relay.yml; do
 done
 grep -q 'SUCCESS' "$tmp/amtool.log" || fail "amtool did not say SUCCESS"
 
+# Alertmanager itself, started on the file app_smtp wrote, sends an alert by mail to the stand-in: the exact password
+# must arrive. Its TLS trust comes from SSL_CERT_FILE (Go reads it); it listens on 127.0.0.1, lives at most 60 s.
+am_port=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mails_before=$(standin_mail_count)
+auth_before=$(standin_auth_count)
+SSL_CERT_FILE="$STANDIN_CA" timeout 60 prometheus-alertmanager --config.file="$tmp/apps/alertmanager.yml" \
+  --storage.path="$tmp/am-data" --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= \
+  > "$tmp/alertmanager.log" 2>&1 &
+am_pid=$!
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$am_port/-/ready" >/dev/null && break
+  sleep 0.1
+done
+amtool alert add --alertmanager.url="http://127.0.0.1:$am_port" alertname=AppSmtpProof severity=test \
+  || fail "amtool could not post an alert"
+if ! standin_wait_mail $((mails_before + 1)) 30; then
+  grep -v -F "$token" "$tmp/alertmanager.log" | tail -n 20
+  fail "Alertmanager's mail did not arrive"
+fi
+kill "$am_pid" 2>/dev/null || true
+wait "$am_pid" 2>/dev/null || true
+python - "$STANDIN_DIR" "$tmp/password.txt" "$auth_before" <<'PY' || fail "the stand-in did not receive the exact password from Alertmanager"
+import json, sys
+state, password_file, before = sys.argv[1], sys.argv[2], int(sys.argv[3])
+password = open(password_file, encoding="utf-8").read().rstrip("\n")
+auth = [json.loads(line) for line in open(state + "/auth.jsonl", encoding="utf-8")][before:]
+assert auth and all(a["secret"] == password and a["code"] == 235 for a in auth), "secret differs"
+print("alertmanager: %d login(s) as %s over %s with the exact password; alert mail accepted" % (len(auth), auth[0]["user"], auth[0]["tls"]))
+PY
+
 # PHP parses both Nextcloud files.
 for f in config.php mail.config.php; do
   php -l "$tmp/apps/$f" >/dev/null || fail "php -l rejects $f"
@@ -162,9 +193,10 @@ play refusals playbooks/refusals.yml
 grep -q 'Set delivery: local_relay' "$tmp/refusals.log" || fail "the role did not suggest delivery: local_relay"
 (cd "$tmp/apps" && sha256sum -c --quiet "$tmp/after.sha256") || fail "a refused run changed a file"
 [ ! -e "$tmp/apps/world.env" ] || fail "the world-readable file was written"
+[ "$(find "$tmp/apps" -type f | wc -l)" -eq 15 ] || { ls -la "$tmp/apps"; fail "a refused run left a file behind"; }
 
 # No secret in any output: check, apply (-vvvv, --diff), idempotence, refusals, Django.
-for log in check apply check_again idempotence refusals django; do
+for log in check apply check_again idempotence refusals django alertmanager; do
   if grep -n -F -e "$token" -e "$refresh_token" "$tmp/$log.log" >/dev/null; then
     fail "a secret appears in the $log output"
   fi
