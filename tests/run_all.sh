@@ -26,6 +26,10 @@ echo "run_all: collection staged at $COLL ($(git -C "$ROOT" rev-parse --short HE
 sanity_skips=(--skip-test pslint)
 
 stage_sanity() {
+  # Findings are fixed, never ignored: ignore files must stay absent or empty.
+  local ignores
+  ignores=$(find tests/sanity -name 'ignore-*.txt' -size +0 2>/dev/null)
+  [ -z "$ignores" ] || { echo "sanity: ignore files must stay empty: $ignores"; return 1; }
   ansible-test sanity --venv --python "$PYVER" --color no "${sanity_skips[@]}"
 }
 
