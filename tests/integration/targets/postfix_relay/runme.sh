@@ -14,7 +14,10 @@ COUNT=${POSTFIX_RELAY_PASSWORDS:-200}
 start_time=$SECONDS
 
 work=$(mktemp -d /tmp/postfix_relay.XXXXXX)
-chmod 0700 "$work"
+# Traversable, not listable: the pipe user (live-smtp) must read the stand-in's CA from $work/pub; every file with
+# a secret in $work is created 0600 (umask 077 where they are written).
+chmod 0711 "$work"
+mkdir -m 0755 "$work/pub"
 conf=/etc/postfix
 maps=$conf/live-smtp
 pipe_dir=/var/lib/mailops-live-smtp/postfix
@@ -48,21 +51,30 @@ printf '%s\n' 'compatibility_level = 3.6' 'smtpd_banner = $myhostname ESMTP kept
 . "$here/../setup_standin/standin.sh"
 
 step "generating $COUNT passwords (hypothesis, derandomized)"
-"$PY" "$here/files/gen_passwords.py" "$COUNT" > "$work/generated.json"
 main_password="Vaulted pass: #1 % \"q\" 'a' {{ not_templated }} \\ é"
-"$PY" "$here/files/accounts.py" "$work/generated.json" "$main_password" > "$work/standin-accounts.json"
+(
+  umask 077
+  # hypothesis keeps a cache in ./.hypothesis: run it in $work.
+  (cd "$work" && "$PY" "$here/files/gen_passwords.py" "$COUNT") > "$work/generated.json"
+  "$PY" "$here/files/accounts.py" "$work/generated.json" "$main_password" > "$work/standin-accounts.json"
+)
 standin_start "$work/standin" --lifetime 900 --scenarios outlook,implicit_tls,untrusted_cert,wrong_host_cert \
   --accounts "$work/standin-accounts.json"
 # standin_start's own EXIT trap would hide our exit status from restore: replace it.
 trap 'rc=$?; standin_stop; restore $rc' EXIT
 
 # Secrets only ever sit in a vaulted file (real ansible-vault, password file in the private temp dir).
+cp "$STANDIN_CA" "$work/pub/ca.pem"
+chmod 0644 "$work/pub/ca.pem"
+export POSTFIX_RELAY_CA="$work/pub/ca.pem"
+umask 077
 head -c 32 /dev/urandom | base64 > "$work/vault-pass"
 for mode in main generated trailing; do
   "$PY" "$here/files/write_vars.py" "$STANDIN_READY" "$work/generated.json" "$main_password" "$work/$mode.yml" "$mode"
   ansible-vault encrypt --vault-password-file "$work/vault-pass" "$work/$mode.yml" >/dev/null
   head -n1 "$work/$mode.yml" | grep -q '^\$ANSIBLE_VAULT;' || fail "$mode.yml is not vault-encrypted"
 done
+umask 022
 
 playbook() {  # playbook OUTPUT VARS(main|generated|trailing) [ansible-playbook args...]
   local out=$1 vars=$2

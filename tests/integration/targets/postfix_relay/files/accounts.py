@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The stand-in's accounts file (--accounts): the OAuth2 user first, then every password account of write_vars.py."""
 
 import json

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write the test's account list as an Ansible vars file, every secret tagged !unsafe (it may contain {{ ).
 
 usage: write_vars.py READY_JSON GENERATED_JSON MAIN_PASSWORD OUT_YML main|generated|trailing
@@ -8,6 +7,7 @@ sN@gen.test). trailing: main plus one account whose password ends in whitespace 
 """
 
 import json
+import os
 import sys
 
 
@@ -21,7 +21,8 @@ def main():
     generated = json.load(open(sys.argv[2], encoding="utf-8"))
     main_password, out = sys.argv[3], sys.argv[4]
     mode = sys.argv[5]
-    smtp, ca = ready["smtp"], ready["ca_file"]
+    # POSTFIX_RELAY_CA: a copy of the stand-in's CA that the pipe user can read.
+    smtp, ca = ready["smtp"], os.environ.get("POSTFIX_RELAY_CA") or ready["ca_file"]
     oauth = ready["account_list"][0]
     lines = ["live_smtp_accounts:"]
 
