@@ -2,8 +2,8 @@
 # Runs the round-trip benchmark (figures only, never a pass/fail): bash tests/bench/run.sh [roundtrips.py options]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# Tools are installed by setup.sh unless the caller (run_all.sh) already did it.
-[ -n "${LIVE_SMTP_SETUP_DONE:-}" ] || bash "$ROOT/tests/setup.sh" >&2
+# Installs what is missing (a second run only checks).
+bash "$ROOT/tests/setup.sh" >&2
 # shellcheck source=tests/lib/env.sh
 . "$ROOT/tests/lib/env.sh"
 # The library imports itself as ansible_collections.mailops.live_smtp...: run it from a staged copy.
