@@ -177,6 +177,20 @@ print("django: authenticated as %s over %s with the exact password; message from
     auth["user"], auth["tls"], meta["mail_from"]))
 PY
 
+# The shell-dialect file, sourced by sh, hands its values to swaks, an independent SMTP client (CA and name verified).
+auth_before=$(standin_auth_count)
+sh -c '. "$1"; exec swaks --server "$MAIL_HOST" --port "$MAIL_PORT" --timeout 20 --tls --tls-verify --tls-ca-path "$2" \
+  -a LOGIN -au "$MAIL_USER" -ap "$MAIL_PASSWORD" --from "$MAIL_FROM" --to rcpt@example.com' \
+  sh "$tmp/apps/shell.env" "$STANDIN_CA" > "$tmp/swaks.log" 2>&1 || { tail -n 5 "$tmp/swaks.log"; fail "swaks could not send with shell.env"; }
+python - "$STANDIN_DIR" "$tmp/password.txt" "$auth_before" <<'PY' || fail "the stand-in did not receive the exact password from swaks"
+import json, sys
+state, password_file, before = sys.argv[1], sys.argv[2], int(sys.argv[3])
+password = open(password_file, encoding="utf-8").read().rstrip("\n")
+auth = [json.loads(line) for line in open(state + "/auth.jsonl", encoding="utf-8")][before:]
+assert len(auth) == 1 and auth[0]["secret"] == password and auth[0]["code"] == 235, "secret differs"
+print("swaks: the password sourced from shell.env arrived exact")
+PY
+
 # Owner, group and mode: what was asked, else kept (0600 from the copy), else 0600 for new files.
 mode_of() { stat -c '%a' "$tmp/apps/$1"; }
 [ "$(mode_of grafana.ini)" = 640 ] || fail "grafana.ini mode $(mode_of grafana.ini)"
