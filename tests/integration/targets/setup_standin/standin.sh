@@ -87,9 +87,10 @@ _standin_install_trap() {
   previous=$(trap -p EXIT)
   eval "parsed=($previous)"
   previous=${parsed[2]:-}
-  # The earlier command runs after the stop and still sees the script's exit status in $?.
+  # The earlier command runs after the stop and still sees the script's exit status in $? (set +e: under set -e the
+  # `(exit N)` of a failing script would otherwise end the trap before the earlier command, e.g. a temp dir cleanup).
   # shellcheck disable=SC2064,SC2154  # expanding now is the point: the earlier trap's command is kept.
-  trap "_standin_exit_status=\$?; standin_stop; (exit \$_standin_exit_status); ${previous}" EXIT
+  trap "_standin_exit_status=\$?; set +e; standin_stop; (exit \$_standin_exit_status); ${previous}" EXIT
   _STANDIN_TRAP_SET=1
 }
 
