@@ -60,6 +60,7 @@ main_password="Vaulted pass: #1 % \"q\" 'a' {{ not_templated }} \\ é"
 )
 standin_start "$work/standin" --lifetime 900 --scenarios outlook,implicit_tls,untrusted_cert,wrong_host_cert \
   --accounts "$work/standin-accounts.json"
+"$PY" "$here/files/check_readme.py" "$STANDIN_ROOT/roles/postfix_relay"
 # standin_start's own EXIT trap would hide our exit status from restore: replace it.
 trap 'rc=$?; standin_stop; restore $rc' EXIT
 
@@ -248,8 +249,11 @@ for out in check1.out apply1.out check2.out apply2.out bad.out unknown.out trail
 done
 grep -qF -f "$work/secrets" /var/log/postfix.log && fail "a secret appears in the Postfix log"
 allowed="^($maps/sasl_passwd|$maps/sasl_passwd\\.(db|lmdb)|$store_dir/oauth\\.json)\$"
-find / -xdev \( -path /proc -o -path /sys -o -path "$work" -o -path "$STANDIN_DIR" -o -path '/tmp/work-*' \
-    -o -path '/tmp/mailops-live-smtp-work' \) -prune -o -type f -newer "$work/marker" -size -5M -print 2>/dev/null \
+# Not searched: this test's own directory and stand-in, the source tree (/work: the fixed test passwords are in
+# these scripts) and other tests' directories in /tmp; searched in /tmp: what Ansible and this role leave there.
+find / -xdev \( -path /proc -o -path /sys -o -path /work -o -path "$work" -o -path "$STANDIN_DIR" \
+    -o \( -path '/tmp/*' -a ! -path '/tmp/ansible*' \) \) -prune \
+    -o -type f -newer "$work/marker" -size -5M -print 2>/dev/null \
   | while read -r file; do
       if grep -qF -f "$work/secrets" "$file" 2>/dev/null && ! [[ $file =~ $allowed ]]; then echo "$file"; fi
     done > "$work/leaks"
