@@ -9,6 +9,10 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# One host Postfix: two runs of this target at once (two checkouts on one machine) would reconfigure it under each
+# other. Wait for the other one.
+exec 9> /run/lock/mailops-live-smtp-postfix-relay.lock
+flock -w 1500 9 || { echo "FAIL: another postfix_relay test holds the lock" >&2; exit 1; }
 PY=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python}
 COUNT=${POSTFIX_RELAY_PASSWORDS:-200}
 start_time=$SECONDS
