@@ -65,10 +65,10 @@ stage_integration() {
     start=$SECONDS rc=0
     timeout --kill-after=30 "$TARGET_TIMEOUT" ansible-test integration "${args[@]}" "$t" || rc=$?
     if [ "$rc" -eq 0 ]; then
-      report+=("--- integration target $t: passed in $((SECONDS - start)) s")
+      report+=("#####   integration target $t: passed in $((SECONDS - start)) s")
     else
       [ "$rc" -ne 124 ] || echo "integration: $t did not finish within $TARGET_TIMEOUT s"
-      report+=("--- integration target $t: FAILED (exit $rc) in $((SECONDS - start)) s")
+      report+=("#####   integration target $t: FAILED (exit $rc) in $((SECONDS - start)) s")
       failed+=("$t")
     fi
     echo "${report[-1]}"
@@ -137,18 +137,18 @@ failed=()
 report=()
 run_stage() {
   local name=$1 start=$SECONDS rc=0
-  echo "=== $name"
+  echo "##### run_all: $name"
   if [ "$name" = bench ]; then
     stage_bench
-    report+=("=== bench: informational (not counted) in $((SECONDS - start)) s"); echo "${report[-1]}"
+    report+=("##### run_all: bench: informational (not counted) in $((SECONDS - start)) s"); echo "${report[-1]}"
     return 0
   fi
   # errexit is off inside a function called in a condition, so each stage checks its own commands (|| return 1).
   "stage_$name" || rc=$?
   if [ "$rc" -eq 0 ]; then
-    passed+=("$name"); report+=("=== $name: passed in $((SECONDS - start)) s")
+    passed+=("$name"); report+=("##### run_all: $name: passed in $((SECONDS - start)) s")
   else
-    failed+=("$name"); report+=("=== $name: FAILED (exit $rc) in $((SECONDS - start)) s")
+    failed+=("$name"); report+=("##### run_all: $name: FAILED (exit $rc) in $((SECONDS - start)) s")
   fi
   echo "${report[-1]}"
 }
@@ -160,7 +160,7 @@ for stage in "${stages[@]}"; do
   esac
 done
 
-echo "=== summary"
+echo "##### run_all: summary"
 printf '%s\n' "${report[@]}"
 echo "run_all: total $((SECONDS - suite_start)) s (setup, staging and ${#stages[@]} stage(s))"
 [ ${#failed[@]} -eq 0 ] || echo "run_all: FAILED stages: ${failed[*]}"
