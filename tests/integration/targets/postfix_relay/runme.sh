@@ -35,6 +35,7 @@ mkdir -p "$work/orig"
 for f in main.cf master.cf; do [ ! -f "$conf/$f" ] || cp -p "$conf/$f" "$work/orig/$f"; done
 restore() {
   local rc=$1
+  set +e  # run every step of the restore even if one fails
   [ "$rc" -eq 0 ] || { tail -n 40 /var/log/postfix.log 2>/dev/null || true; standin_dump 2>/dev/null || true; }
   postfix stop >/dev/null 2>&1 || true
   postsuper -d ALL >/dev/null 2>&1 || true
