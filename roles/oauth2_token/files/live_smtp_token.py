@@ -62,7 +62,12 @@ def _account_name(store):
     return name[:-5] if name.endswith(".json") else name
 
 
+def _caller_groups():
+    return set(os.getgroups()) | {os.getegid()}
+
+
 def _read_store(store):
+    """The store and its stat. Mode 0600 owned by the caller, or 0660 shared with a group of the caller."""
     try:
         fd = os.open(store, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
@@ -71,28 +76,31 @@ def _read_store(store):
         raise HelperError("cannot open token store %s: %s" % (store, exc.strerror))
     with os.fdopen(fd, "r", encoding="utf-8") as handle:
         info = os.fstat(handle.fileno())
-        if info.st_uid != os.geteuid():
+        mode = info.st_mode & 0o7777
+        if mode not in (0o600, 0o660):
+            raise HelperError("token store %s has mode %04o; it must be 0600 (or 0660 for a group)" % (store, mode))
+        # root reads everything anyway; it uses a shared store without being a member of its group.
+        shared = mode == 0o660 and (info.st_gid in _caller_groups() or os.geteuid() == 0)
+        if info.st_uid != os.geteuid() and not shared:
             raise HelperError("token store %s belongs to uid %d, not to the caller (uid %d)"
                               % (store, info.st_uid, os.geteuid()))
-        if info.st_mode & 0o077:
-            raise HelperError("token store %s has mode %04o; it must be 0600" % (store, info.st_mode & 0o7777))
         try:
             data = json.load(handle)
         except ValueError:
             raise HelperError("token store %s is not valid JSON: run the role again to re-seed it" % store)
     if not isinstance(data, dict) or not data.get("client_id") or not data.get("refresh_token"):
         raise HelperError("token store %s lacks client_id or refresh_token: run the role again" % store)
-    return data
+    return data, info
 
 
-def _write_store(store, data, uid=None, gid=None):
-    """Atomic replace: a temp file (0600) in the same directory, fsync, rename."""
+def _write_store(store, data, uid=None, gid=None, mode=0o600):
+    """Atomic replace: a temp file in the same directory (MODE, UID:GID when given), fsync, rename."""
     directory = os.path.dirname(os.path.abspath(store))
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(store), suffix=".tmp", dir=directory)
     try:
-        os.fchmod(fd, 0o600)
-        if uid is not None:
-            os.fchown(fd, uid, gid if gid is not None else -1)
+        if uid is not None or gid is not None:
+            os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=1, sort_keys=True)
             handle.write("\n")
@@ -118,10 +126,11 @@ def _write_store(store, data, uid=None, gid=None):
 class _Lock(object):
     """Exclusive flock on STORE.lock (the store itself is replaced by rename, so it cannot carry the lock)."""
 
-    def __init__(self, store, uid=None, gid=None):
+    def __init__(self, store, uid=None, gid=None, mode=0o600):
         self.path = store + ".lock"
         self.uid = uid
         self.gid = gid
+        self.mode = mode
         self.fd = None
 
     def __enter__(self):
@@ -129,13 +138,22 @@ class _Lock(object):
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
         except OSError as exc:
             raise HelperError("cannot open lock file %s: %s" % (self.path, exc.strerror))
+        info = os.fstat(self.fd)
+        # Root seeds in a directory the owner controls: never hand over a file planted there (a hard link).
+        planted = not stat.S_ISREG(info.st_mode) or info.st_nlink != 1
+        if self.uid is not None and info.st_uid not in (0, self.uid):
+            planted = planted or not (self.mode == 0o660 and info.st_gid == self.gid)
+        if planted:
+            os.close(self.fd)
+            raise HelperError("lock file %s is not a plain file of its owner: remove it" % self.path)
         if self.uid is not None:
-            info = os.fstat(self.fd)
-            # Root seeds in a directory the owner controls: never hand over a file planted there (a hard link).
-            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_uid not in (0, self.uid):
-                os.close(self.fd)
-                raise HelperError("lock file %s is not a plain file of its owner: remove it" % self.path)
             os.fchown(self.fd, self.uid, self.gid if self.gid is not None else -1)
+            os.fchmod(self.fd, self.mode)
+        elif info.st_uid == os.geteuid() and info.st_mode & 0o7777 != self.mode:
+            # Created just now by a member of a shared store's group: the other members must open it too.
+            if self.gid is not None:
+                os.fchown(self.fd, -1, self.gid)
+            os.fchmod(self.fd, self.mode)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 
@@ -173,13 +191,14 @@ def _explain(error, store):
 
 def get_token(store, now=None):
     now = time.time() if now is None else now
-    data = _read_store(store)
+    data, info = _read_store(store)
     token = _cached_token(data, now)
     if token:
         return token
-    with _Lock(store):
+    shared = info.st_mode & 0o7777 == 0o660
+    with _Lock(store, gid=info.st_gid if shared else None, mode=0o660 if shared else 0o600):
         # Another process may have refreshed while we waited for the lock.
-        data = _read_store(store)
+        data, info = _read_store(store)
         token = _cached_token(data, time.time())
         if token:
             return token
@@ -195,7 +214,9 @@ def get_token(store, now=None):
         if result["rotated"]:
             data["refresh_token"] = result["refresh_token"]
             data["rotated_at"] = int(time.time())
-        _write_store(store, data)
+        # A group-shared store stays shared: same group, same mode, whoever refreshed it.
+        mode = info.st_mode & 0o7777
+        _write_store(store, data, gid=info.st_gid if mode == 0o660 else None, mode=mode)
     return data["access_token"]
 
 
@@ -209,7 +230,14 @@ def _read_seed(stream):
     return dict((key, seed.get(key) or None) for key in SEED_KEYS)
 
 
-def seed_store(store, seed, owner, group=None, check=False):
+def _needs_fixing(info, uid, gid, mode):
+    """Owner, group or mode of an existing store differ from what the role asks (any member may own a shared one)."""
+    if info.st_mode & 0o7777 != mode or info.st_gid != gid:
+        return True
+    return mode == 0o600 and info.st_uid != uid
+
+
+def seed_store(store, seed, owner, group=None, check=False, mode=0o600):
     """Create or re-seed STORE from the vaulted values; never overwrite a refresh token rotated since."""
     try:
         user = pwd.getpwnam(owner)
@@ -224,7 +252,7 @@ def seed_store(store, seed, owner, group=None, check=False):
     if not check and not os.path.isdir(directory):
         raise HelperError("directory %s does not exist" % directory)
     seed_hash = _sha256(seed["refresh_token"])
-    with _LockIfPossible(store, uid, gid, check):
+    with _LockIfPossible(store, uid, gid, check, mode):
         current = None
         if os.path.lexists(store):
             try:
@@ -256,25 +284,18 @@ def seed_store(store, seed, owner, group=None, check=False):
         data["version"] = STORE_VERSION
         if current is not None and action == "unchanged" and current.get("version") != STORE_VERSION:
             action = "updated"
-        if not check:
-            info = os.lstat(store) if os.path.lexists(store) else None
-            wrong_owner = info is not None and (info.st_uid != uid or info.st_gid != gid or info.st_mode & 0o7777 != 0o600)
-            if action != "unchanged" or wrong_owner:
-                _write_store(store, data, uid, gid)
-                if action == "unchanged":
-                    action = "updated"
-        elif action == "unchanged" and os.path.lexists(store):
-            info = os.lstat(store)
-            if info.st_uid != uid or info.st_gid != gid or info.st_mode & 0o7777 != 0o600:
-                action = "updated"
+        if action == "unchanged" and os.path.lexists(store) and _needs_fixing(os.lstat(store), uid, gid, mode):
+            action = "updated"
+        if not check and action != "unchanged":
+            _write_store(store, data, uid, gid, mode)
     return {"changed": action != "unchanged", "action": action, "store": store}
 
 
 class _LockIfPossible(_Lock):
     """The seed takes the same lock as a refresh, except in check mode (which must not create the lock file)."""
 
-    def __init__(self, store, uid, gid, check):
-        super(_LockIfPossible, self).__init__(store, uid, gid)
+    def __init__(self, store, uid, gid, check, mode):
+        super(_LockIfPossible, self).__init__(store, uid, gid, mode)
         self.check = check
 
     def __enter__(self):
@@ -294,17 +315,20 @@ def main(argv=None):
     parser.add_argument("--owner", help="(with --seed) user that owns the store")
     parser.add_argument("--group", help="(with --seed) group of the store")
     parser.add_argument("--check", action="store_true", help="(with --seed) only report what would change")
+    parser.add_argument("--shared", action="store_true",
+                        help="(with --seed) store mode 0660: every member of --group may use and refresh it")
     args = parser.parse_args(argv)
     os.umask(0o077)
     try:
         if args.seed:
             if not args.owner:
                 parser.error("--seed needs --owner")
-            result = seed_store(args.store, _read_seed(sys.stdin), args.owner, args.group, args.check)
+            result = seed_store(args.store, _read_seed(sys.stdin), args.owner, args.group, args.check,
+                                0o660 if args.shared else 0o600)
             sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
         else:
-            if args.owner or args.group or args.check:
-                parser.error("--owner, --group and --check go with --seed")
+            if args.owner or args.group or args.check or args.shared:
+                parser.error("--owner, --group, --shared and --check go with --seed")
             sys.stdout.write(get_token(args.store) + "\n")
         sys.stdout.flush()
     except HelperError as exc:

@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# `[ A ] && grep B || fail` is meant throughout: fail when either check fails.
+# shellcheck disable=SC2015
+# Integration test of the role mailops.live_smtp.msmtp with the real msmtp, real ansible-vault and the stand-in:
+# mail sent as root, as a listed user and with a per-user config arrives authenticated with exactly the vaulted
+# secret over verified TLS with From rewritten to the login; XOAUTH2 through live-smtp-token; an unlisted user cannot
+# read the secret nor send; untrusted and wrong-name certificates get no credential; msmtp-mta refused beside Postfix;
+# check mode, idempotence, no secret in -vvvv/--diff output or any file left behind; generated passwords byte-exact.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../setup_standin/standin.sh
+. "$here/../setup_standin/standin.sh"
+
+HYPOTHESIS_COUNT=${MSMTP_TEST_PASSWORDS:-200}
+T=$(mktemp -d /tmp/msmtp-test.XXXXXX)
+chmod 0755 "$T"   # test users traverse it (secrets, token stores and homes below have their own modes)
+mkdir -p "$T/out" "$T/home"
+sfx=$$
+listed=lstml$sfx
+unlisted=lstmx$sfx
+peruser=lstmp$sfx
+group=lstmg$sfx
+created_users=()
+system_rc=/etc/msmtprc
+
+cleanup() {
+  local rc=$? u
+  standin_stop
+  for u in "${created_users[@]}"; do userdel "$u" 2>/dev/null || true; groupdel "$u" 2>/dev/null || true; done
+  groupdel "$group" 2>/dev/null || true
+  if [ -e "$T/msmtprc.orig" ]; then mv -f "$T/msmtprc.orig" "$system_rc"; elif [ -n "${wrote_system_rc:-}" ]; then rm -f "$system_rc"; fi
+  if [ "$rc" -ne 0 ]; then
+    echo "---- msmtp: FAILED (rc $rc); logs in $T/out (kept)" >&2
+    standin_dump || true
+  else
+    rm -rf "$T"
+  fi
+}
+
+fail() { echo "msmtp: FAIL: $*" >&2; exit 1; }
+pass() { echo "msmtp: ok: $*"; }
+
+standin_start "$T/standin" --lifetime 900 --accept-any-password --scenarios outlook,untrusted_cert,wrong_host_cert
+trap cleanup EXIT   # replaces standin.sh's trap: cleanup stops the stand-in itself, after reading the exit status
+[ ! -e "$system_rc" ] || cp -p "$system_rc" "$T/msmtprc.orig"
+
+for u in "$listed" "$unlisted" "$peruser"; do
+  useradd --user-group --home-dir "$T/home/$u" --create-home --shell /bin/sh "$u"
+  created_users+=("$u")
+done
+
+PY=python3
+for candidate in "${ANSIBLE_TEST_PYTHON_INTERPRETER:-}" python python3; do
+  if [ -n "$candidate" ] && "$candidate" -c 'import hypothesis' 2>/dev/null; then PY=$candidate; break; fi
+done
+
+rand() { head -c 18 /dev/urandom | base64 | tr -d '/+='; }
+login=$(standin_get accounts.user)
+refresh_token=$(standin_get accounts.refresh_token)
+client_id=$(standin_get accounts.client_id)
+# Passwords with the characters that break naive configs; the per-user one ends in spaces.
+system_password="sys $(rand) #%\\:\$ {{ x }} 'q\" é"
+user_password=" usr-$(rand) "
+untrusted_password="never-sent-$(rand)"
+
+printf '%s\n' "test-vault-$(rand)" > "$T/vault-pass"
+chmod 0600 "$T/vault-pass"
+# secrets.yml: JSON strings are YAML double-quoted scalars; !unsafe on the one that holds {{ }}.
+"$PY" - "$T/secrets.yml" "$system_password" "$user_password" "$untrusted_password" "$refresh_token" <<'EOF'
+import json, os, sys
+names = ["vault_system_password", "vault_user_password", "vault_untrusted_password", "vault_refresh_token"]
+os.umask(0o077)
+with open(sys.argv[1], "w", encoding="utf-8") as handle:
+    for name, value in zip(names, sys.argv[2:]):
+        # !unsafe only where needed: ansible-core 2.19 re-types an !unsafe scalar that looks like a number or bool.
+        quoted = json.dumps(value, ensure_ascii=False)
+        handle.write("%s: %s%s\n" % (name, "!unsafe " if "{" in value else "", quoted))
+EOF
+ansible-vault encrypt --vault-password-file "$T/vault-pass" "$T/secrets.yml" >/dev/null
+grep -q '^[$]ANSIBLE_VAULT;' "$T/secrets.yml" || fail "secrets.yml is not vault-encrypted"
+
+alias_target="ops-$(rand | tr '[:upper:]' '[:lower:]' | cut -c1-8)@example.net"
+cat > "$T/vars.yml" <<EOF
+msmtp_users: [$listed]
+msmtp_group: $group
+msmtp_user_configs:
+  - user: $peruser
+    accounts: [personal]
+msmtp_secret_dir: $T/secrets
+msmtp_token_helper: $T/lib/live-smtp-token
+msmtp_token_state_dir: $T/oauth2
+msmtp_logfile: $T/msmtp.log
+msmtp_aliases_file: $T/aliases
+msmtp_aliases:
+  root: $alias_target
+  default: $alias_target
+msmtp_accounts: [outlook, oauth, untrusted, wronghost]
+live_smtp_accounts:
+  - name: outlook
+    host: localhost
+    port: $(standin_port outlook)
+    username: $login
+    auth: password
+    password: "{{ vault_system_password }}"
+    ca_file: $STANDIN_CA
+  - name: oauth
+    host: localhost
+    port: $(standin_port outlook)
+    username: $login
+    ca_file: $STANDIN_CA
+    oauth2:
+      client_id: $client_id
+      refresh_token: "{{ vault_refresh_token }}"
+      token_url: $(standin_get token_url)
+  - name: personal
+    host: localhost
+    port: $(standin_port outlook)
+    username: $login
+    password: "{{ vault_user_password }}"
+    ca_file: $STANDIN_CA
+  - name: untrusted
+    host: localhost
+    port: $(standin_port untrusted_cert)
+    username: $login
+    password: "{{ vault_untrusted_password }}"
+    ca_file: $STANDIN_CA
+  - name: wronghost
+    host: localhost
+    port: $(standin_port wrong_host_cert)
+    username: $login
+    password: "{{ vault_untrusted_password }}"
+    ca_file: $STANDIN_CA
+EOF
+
+# run_play NAME [args]: output in $T/out/NAME.log; prints the changed count. EXPECT_FAIL=1: must fail.
+run_play() {
+  local name=$1 started=$SECONDS rc=0
+  shift
+  ansible-playbook "${PLAYBOOK:-$here/playbooks/role.yml}" -i localhost, -e "test_dir=$T" \
+    -e "ansible_python_interpreter=$(command -v python3)" --vault-password-file "$T/vault-pass" "$@" \
+    > "$T/out/$name.log" 2>&1 || rc=$?
+  echo "msmtp: ansible-playbook $name: $((SECONDS - started)) s, rc $rc" >&2
+  if [ -n "${EXPECT_FAIL:-}" ]; then
+    [ "$rc" != 0 ] || fail "ansible-playbook ($name) should have failed"
+    return 0
+  fi
+  [ "$rc" = 0 ] || { tail -n 40 "$T/out/$name.log" >&2; fail "ansible-playbook ($name) failed"; }
+  sed -n 's/^localhost *:.* changed=\([0-9]*\).*/\1/p' "$T/out/$name.log" | tail -n 1
+}
+auth_lines() { standin_auth_count; }
+# last_auth FIELD: a field of the newest auth.jsonl entry
+last_auth() { "$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])[sys.argv[2]])' "$STANDIN_DIR/auth.jsonl" "$1"; }
+# send NAME AS [msmtp args...]: a mail whose From header is NOT the login; output in $T/out/NAME.{out,err}; sets rc
+send() {
+  local name=$1 as=$2
+  shift 2
+  local msg="From: Someone Else <someone.else@example.org>\nTo: rcpt@example.net\nSubject: msmtp test $name\n\nbody $name\n"
+  rc=0
+  if [ "$as" = root ]; then
+    printf '%b' "$msg" | msmtp "$@" > "$T/out/$name.out" 2> "$T/out/$name.err" || rc=$?
+  else
+    printf '%b' "$msg" | su -s /bin/sh "$as" -c "msmtp $*" > "$T/out/$name.out" 2> "$T/out/$name.err" || rc=$?
+  fi
+}
+# check_delivery NAME MECHANISM SECRET: newest mail is NAME's, authenticated as the login with SECRET over TLS,
+# envelope and From header rewritten to the login.
+check_delivery() {
+  "$PY" - "$STANDIN_DIR" "$1" "$2" "$3" "$login" <<'EOF' || fail "delivery check of $1"
+import email, json, os, sys
+state, name, mechanism, secret, login = sys.argv[1:]
+auth = json.loads(open(os.path.join(state, "auth.jsonl"), encoding="utf-8").read().splitlines()[-1])
+assert auth["mechanism"] == mechanism and auth["user"] == login and auth["code"] == 235, auth["mechanism"]
+assert auth["tls"] in ("TLSv1.2", "TLSv1.3"), auth["tls"]
+if secret:
+    assert auth["secret"] == secret, "the secret that arrived differs from the vaulted one"
+maildir = os.path.join(state, "mail")
+newest = max(int(n.split(".")[0]) for n in os.listdir(maildir) if n.endswith(".json"))
+meta = json.load(open(os.path.join(maildir, "%d.json" % newest)))
+message = email.message_from_binary_file(open(os.path.join(maildir, "%d.eml" % newest), "rb"))
+assert message["Subject"] == "msmtp test " + name, message["Subject"]
+assert meta["mail_from"] == login, meta["mail_from"]
+assert email.utils.parseaddr(message["From"])[1] == login, message["From"]
+EOF
+}
+
+# --- msmtp-mta beside Postfix: refused before anything changes
+if [ -x /usr/sbin/postfix ]; then
+  EXPECT_FAIL=1 run_play mta -e msmtp_install_mta=true
+  grep -q "msmtp-mta conflicts with postfix; use mailops.live_smtp.postfix_relay or remove postfix" "$T/out/mta.log" \
+    || fail "no clear msmtp-mta refusal"
+  [ ! -e "$T/secrets" ] && [ ! -e "$T/lib" ] || fail "the refused run changed something"
+  cmp -s "$system_rc" "$T/msmtprc.orig" 2>/dev/null || [ ! -e "$system_rc" ] || fail "the refused run wrote $system_rc"
+  dpkg-query -W -f='${Status}' msmtp-mta 2>/dev/null | grep -q "install ok installed" && fail "msmtp-mta got installed"
+  pass "msmtp_install_mta with Postfix present: refused before any change"
+else
+  echo "msmtp: SKIPPED msmtp-mta refusal (no Postfix on this host)"
+fi
+
+# --- a password YAML turned into a number (unquoted 0x1F) is refused with a clear message, before any change
+printf 'live_smtp_accounts:\n  - {name: num, host: localhost, username: %s, password: 0x1F}\nmsmtp_accounts: [num]\n' "$login" \
+  > "$T/numeric.yml"
+EXPECT_FAIL=1 run_play numeric -e "@$T/numeric.yml"
+grep -q "password is not a string (YAML read it as a number, boolean or null: quote it) in account num" \
+  "$T/out/numeric.log" || fail "a numeric password was not refused clearly"
+[ ! -e "$T/secrets" ] || fail "the refused run changed something"
+pass "a password YAML read as a number is refused before any change"
+
+# --- check mode first, apply, check mode again, apply again
+wrote_system_rc=1
+[ "$(run_play check1 --check --diff -vvvv)" -gt 0 ] || fail "check mode on a fresh host reported no change"
+[ ! -e "$T/secrets" ] && [ ! -e "$T/home/$peruser/.msmtprc" ] && ! getent group "$group" >/dev/null \
+  || fail "check mode changed something"
+if [ -e "$T/msmtprc.orig" ]; then cmp -s "$system_rc" "$T/msmtprc.orig" || fail "check mode wrote $system_rc"; else [ ! -e "$system_rc" ] || fail "check mode wrote $system_rc"; fi
+changed=$(run_play apply1 --diff -vvvv)
+[ "$changed" -gt 0 ] || fail "first run changed nothing"
+[ "$(run_play check2 --check --diff)" = 0 ] || fail "check mode after apply reports changes"
+[ "$(run_play apply2 --diff)" = 0 ] || fail "second run is not idempotent"
+pass "check mode first changed nothing; apply changed=$changed; check mode and second run changed=0"
+
+# --- files: owners, modes, no secret in any config
+[ "$(stat -c '%U %G %a' "$system_rc")" = "root root 644" ] || fail "$system_rc: $(stat -c '%U %G %a' "$system_rc")"
+[ "$(stat -c '%U %G %a' "$T/secrets/system")" = "root $group 750" ] || fail "system secret dir"
+[ "$(stat -c '%U %G %a' "$T/secrets/system/outlook")" = "root $group 640" ] || fail "system secret file"
+[ "$(stat -c '%U %a' "$T/secrets/users/$peruser")" = "$peruser 700" ] || fail "user secret dir"
+[ "$(stat -c '%U %a' "$T/secrets/users/$peruser/personal")" = "$peruser 600" ] || fail "user secret file"
+[ "$(stat -c '%U %a' "$T/home/$peruser/.msmtprc")" = "$peruser 600" ] || fail "per-user .msmtprc"
+[ "$(stat -c '%U %G %a' "$T/oauth2/@$group/oauth.json")" = "root $group 660" ] || fail "shared token store"
+[ "$(stat -c '%a' "$T/oauth2/@$group")" = 770 ] || fail "shared token dir"
+id -nG "$listed" | tr ' ' '\n' | grep -qx "$group" || fail "$listed is not in $group"
+id -nG "$unlisted" | tr ' ' '\n' | grep -qx "$group" && fail "$unlisted is in $group"
+head -n 3 "$system_rc" | grep -q "Ansible managed" || fail "no ansible_managed header"
+grep -q '^auth xoauth2$' "$system_rc" && grep -q '^tls_starttls on$' "$system_rc" \
+  && grep -q "^tls_trust_file $STANDIN_CA\$" "$system_rc" && ! grep -q 'tls_certcheck' "$system_rc" \
+  || fail "msmtprc TLS/auth lines"
+world=$(find "$T/secrets" "$T/oauth2" "$T/home" -type f -perm -o=r 2>/dev/null | grep -v '/\.\(profile\|bashrc\|bash_logout\)$' || true)
+[ -z "$world" ] || fail "world-readable files: $world"
+pass "modes: msmtprc 0644 root (no secret), secrets 0640 root:$group / 0600 user, token store 0660 shared, nothing world-readable"
+
+# --- send as root, as the listed user, with the per-user config; XOAUTH2 as root and as the listed user
+mails=$(standin_mail_count)
+send root_pw root rcpt@example.net
+[ "$rc" = 0 ] || fail "root: $(cat "$T/out/root_pw.err")"
+check_delivery root_pw LOGIN "$system_password"
+send listed_pw "$listed" rcpt@example.net
+[ "$rc" = 0 ] || fail "$listed: $(cat "$T/out/listed_pw.err")"
+check_delivery listed_pw LOGIN "$system_password"
+send listed_pw_f "$listed" -f someone.else@example.org rcpt@example.net
+[ "$rc" = 0 ] || fail "$listed -f: $(cat "$T/out/listed_pw_f.err")"
+check_delivery listed_pw_f LOGIN "$system_password"
+send peruser_pw "$peruser" rcpt@example.net
+[ "$rc" = 0 ] || fail "$peruser: $(cat "$T/out/peruser_pw.err")"
+check_delivery peruser_pw LOGIN "$user_password"
+pass "password (AUTH LOGIN): root, $listed (also with -f other) and $peruser (~/.msmtprc, password with spaces at both ends) delivered byte-exact, From rewritten"
+
+send root_oauth root -a oauth rcpt@example.net
+[ "$rc" = 0 ] || fail "root xoauth2: $(cat "$T/out/root_oauth.err")"
+check_delivery root_oauth XOAUTH2 ""
+token1=$(last_auth secret)
+send listed_oauth "$listed" -a oauth rcpt@example.net
+[ "$rc" = 0 ] || fail "$listed xoauth2: $(cat "$T/out/listed_oauth.err")"
+check_delivery listed_oauth XOAUTH2 ""
+[ "$(last_auth secret)" = "$token1" ] || fail "the listed user did not share the cached token"
+# The cache expires; the listed user refreshes with the rotated refresh token root's refresh stored.
+"$PY" - "$T/oauth2/@$group/oauth.json" <<'EOF'
+import json, sys, time
+with open(sys.argv[1]) as handle:
+    data = json.load(handle)
+data["issued_at"], data["expires_at"] = time.time() - 3700, time.time() - 60
+with open(sys.argv[1], "w") as handle:
+    json.dump(data, handle)
+EOF
+send listed_oauth2 "$listed" -a oauth rcpt@example.net
+[ "$rc" = 0 ] || fail "$listed xoauth2 after expiry: $(cat "$T/out/listed_oauth2.err")"
+check_delivery listed_oauth2 XOAUTH2 ""
+[ "$(last_auth secret)" != "$token1" ] || fail "no new token after expiry"
+[ "$(stat -c '%G %a' "$T/oauth2/@$group/oauth.json")" = "$group 660" ] || fail "shared store after a user's refresh"
+[ "$(run_play apply3 -v)" = 0 ] || fail "a run after a user's refresh is not idempotent"
+send root_oauth2 root -a oauth rcpt@example.net
+[ "$rc" = 0 ] || fail "root after the user's refresh: $(cat "$T/out/root_oauth2.err")"
+pass "XOAUTH2 through live-smtp-token: root and $listed share one store and one rotating refresh token"
+
+# --- aliases and the log file
+send alias root root
+[ "$rc" = 0 ] || fail "alias: $(cat "$T/out/alias.err")"
+"$PY" - "$STANDIN_DIR" "$alias_target" <<'EOF' || fail "root was not aliased"
+import json, os, sys
+maildir = os.path.join(sys.argv[1], "mail")
+newest = max(int(n.split(".")[0]) for n in os.listdir(maildir) if n.endswith(".json"))
+assert json.load(open(os.path.join(maildir, "%d.json" % newest)))["rcpt_to"] == [sys.argv[2]]
+EOF
+grep -q "smtpstatus=250" "$T/msmtp.log" || fail "no delivery logged in $T/msmtp.log"
+[ "$(standin_mail_count)" = $((mails + 9)) ] || fail "expected 9 new mails, got $(( $(standin_mail_count) - mails ))"
+pass "aliases (root -> $alias_target) and logfile work; 9 mails arrived"
+
+# --- an unlisted user can read neither secret and cannot send
+before=$(auth_lines)
+su -s /bin/sh "$unlisted" -c "cat $T/secrets/system/outlook" > /dev/null 2>&1 && fail "$unlisted read the system secret"
+su -s /bin/sh "$unlisted" -c "cat $T/oauth2/@$group/oauth.json" > /dev/null 2>&1 && fail "$unlisted read the token store"
+send unlisted_pw "$unlisted" rcpt@example.net
+[ "$rc" != 0 ] || fail "$unlisted sent with the system password"
+send unlisted_oauth "$unlisted" -a oauth rcpt@example.net
+[ "$rc" != 0 ] || fail "$unlisted sent with OAuth2"
+[ "$(auth_lines)" = "$before" ] || fail "$unlisted got a credential to the server"
+pass "unlisted user: cannot read the secrets, msmtp fails, no AUTH reached the server"
+
+# --- untrusted and wrong-name certificates: msmtp fails, no credential arrives
+for account in untrusted wronghost; do
+  send "$account" root -a "$account" rcpt@example.net
+  [ "$rc" != 0 ] || fail "$account: msmtp succeeded"
+  grep -qi "certificate\|TLS" "$T/out/$account.err" || fail "$account: $(cat "$T/out/$account.err")"
+done
+[ "$(auth_lines)" = "$before" ] || fail "a credential reached an untrusted server"
+grep -q "$untrusted_password" "$STANDIN_DIR/auth.jsonl" && fail "the untrusted password arrived"
+pass "untrusted_cert and wrong_host_cert: msmtp fails ($(head -n 1 "$T/out/untrusted.err")), no credential sent"
+
+# --- generated passwords, byte-exact through the vault, the role, the secret files and passwordeval
+hstart=$SECONDS
+"$PY" "$here/playbooks/gen_passwords.py" "$HYPOTHESIS_COUNT" "$T/hsecrets.yml" "$T/hpasswords.json" > /dev/null
+ansible-vault encrypt --vault-password-file "$T/vault-pass" "$T/hsecrets.yml" > /dev/null
+"$PY" - "$T" "$HYPOTHESIS_COUNT" "$(standin_port outlook)" "$STANDIN_CA" <<'EOF'
+import sys
+test_dir, count, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+with open(test_dir + "/hvars.yml", "w") as handle:
+    handle.write("msmtp_system_config_path: %s/hmsmtprc\nmsmtp_secret_dir: %s/hsecrets\nmsmtp_users: []\n"
+                 "msmtp_user_configs: []\nmsmtp_aliases: {}\nmsmtp_logfile: ''\nmsmtp_group: root\n"
+                 "live_smtp_accounts:\n" % (test_dir, test_dir))
+    for n in range(count):
+        handle.write("  - {name: h%03d, host: localhost, port: %s, username: h%03d@outlook.com, ca_file: %s, "
+                     "password: \"{{ vault_h%03d }}\"}\n" % (n, port, n, ca, n))
+EOF
+cat > "$T/hrole.yml" <<EOF
+---
+- name: Many accounts with generated passwords
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars_files: [$T/hvars.yml, $T/hsecrets.yml]
+  tasks:
+    - name: Run the role
+      ansible.builtin.include_role:
+        name: mailops.live_smtp.msmtp
+EOF
+PLAYBOOK="$T/hrole.yml" run_play hypothesis > /dev/null
+seq -f 'h%03g' 0 $((HYPOTHESIS_COUNT - 1)) | xargs -P 4 -I{} sh -c \
+  "printf 'Subject: {}\n\nx\n' | msmtp -C '$T/hmsmtprc' -a {} rcpt@example.net > '$T/out/{}.out' 2>&1 || echo 'msmtp -a {} failed' >> '$T/out/hypothesis.failed'"
+[ ! -e "$T/out/hypothesis.failed" ] || fail "$(head -n 5 "$T/out/hypothesis.failed")"
+"$PY" - "$STANDIN_DIR/auth.jsonl" "$T/hpasswords.json" <<'EOF' || fail "generated passwords did not arrive byte-exact"
+import json, sys
+passwords = json.load(open(sys.argv[2], encoding="utf-8"))
+arrived = {}
+for line in open(sys.argv[1], encoding="utf-8"):
+    entry = json.loads(line)
+    if entry["user"].startswith("h") and entry["user"].endswith("@outlook.com"):
+        arrived[entry["user"]] = entry["secret"]
+bad = [n for n, p in enumerate(passwords) if arrived.get("h%03d@outlook.com" % n) != p]
+print("%d of %d generated passwords arrived byte-exact" % (len(passwords) - len(bad), len(passwords)))
+if bad:
+    print("first mismatches: %s" % [(passwords[n], arrived.get("h%03d@outlook.com" % n)) for n in bad[:3]])
+sys.exit(1 if bad else 0)
+EOF
+pass "$HYPOTHESIS_COUNT generated passwords byte-exact through vault, role, secret files and passwordeval ($((SECONDS - hstart)) s)"
+
+# --- no secret in any output (-vvvv, --diff, --check --diff), backup or file left behind (except the secret files)
+"$PY" - "$T" "$STANDIN_DIR/state.json" "$system_password" "$user_password" "$untrusted_password" "$refresh_token" <<'EOF' \
+  || fail "a secret leaked"
+import json, os, sys
+test_dir, state = sys.argv[1], json.load(open(sys.argv[2]))
+secrets = set(sys.argv[3:]) | set(state["refresh_tokens"])
+secrets |= set(json.load(open(os.path.join(test_dir, "hpasswords.json"), encoding="utf-8")))
+secrets = {s for s in secrets if len(s.strip()) >= 6}   # short generated ones match by chance anywhere
+allowed = (os.path.join(test_dir, "secrets") + "/", os.path.join(test_dir, "hsecrets") + "/",
+           os.path.join(test_dir, "oauth2") + "/", os.path.join(test_dir, "standin") + "/",
+           os.path.join(test_dir, "hpasswords.json"))
+leaks, checked = [], 0
+for root in (test_dir, "/etc/msmtprc"):
+    paths = [root] if os.path.isfile(root) else [os.path.join(d, f) for d, _s, fs in os.walk(root) for f in fs]
+    for path in paths:
+        if path.startswith(allowed):
+            continue
+        checked += 1
+        text = open(path, "rb").read().decode("utf-8", "replace")
+        leaks += ["%s: %r..." % (path, s[:4]) for s in secrets if s in text]
+backups = [os.path.join(d, f) for d, _s, fs in os.walk(test_dir) for f in fs if "~" in f or ".bak" in f]
+print("checked %d files for %d secrets; leaks: %s; backups: %s" % (checked, len(secrets), leaks[:5], backups))
+sys.exit(1 if leaks or backups else 0)
+EOF
+pass "no secret in $(find "$T/out" -type f | wc -l) outputs (-vvvv, --diff, --check --diff), configs or other files"
+
+echo "msmtp: all checks passed"
