@@ -161,6 +161,20 @@ PY
 grep -q 'Verified TLS connection established to localhost\[127.0.0.1\]' /var/log/postfix.log \
   || fail "Postfix did not log a verified TLS connection"
 
+step "SMTP submission on loopback (swaks, an independent client) is relayed the same way"
+arrived=$(standin_mail_count)
+swaks --silent 2 --server 127.0.0.1 --port 25 --from swaks@example.test --to rcpt@example.test \
+  --header 'Subject: via swaks' >/dev/null || fail "Postfix refused swaks on 127.0.0.1:25"
+standin_wait_mail $((arrived + 1)) 60 || fail "the mail submitted by swaks did not arrive"
+"$PY" - "$STANDIN_MAILDIR/$((arrived + 1))" <<'PY'
+import json, sys
+info = json.load(open(sys.argv[1] + ".json", encoding="utf-8"))
+eml = open(sys.argv[1] + ".eml", encoding="utf-8").read()
+assert info["user"] == "standin@outlook.com" and info["mail_from"] == "standin@outlook.com", info
+assert "\nFrom: swaks@example.test" not in eml and "Reply-To: swaks@example.test" in eml, eml
+print("swaks submission: relayed as standin@outlook.com, Reply-To kept")
+PY
+
 step "bad certificates: no credential sent, mail kept in the queue"
 for _ in $(seq 1 100); do
   [ "$(grep -c 'status=deferred (Server certificate not verified)' /var/log/postfix.log)" -ge 2 ] && break
