@@ -12,6 +12,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../setup_standin/standin.sh
 . "$here/../setup_standin/standin.sh"
 
+# One run at a time on a host: the test writes /etc/msmtprc (and restores it), so two runs would save each other's.
+exec 9> /tmp/.mailops-live-smtp-msmtp-test.lock
+flock -w 900 9 || { echo "msmtp: another run of this test holds the lock for 15 minutes" >&2; exit 1; }
+
 HYPOTHESIS_COUNT=${MSMTP_TEST_PASSWORDS:-200}
 T=$(mktemp -d /tmp/msmtp-test.XXXXXX)
 chmod 0755 "$T"   # test users traverse it (secrets, token stores and homes below have their own modes)
