@@ -48,6 +48,12 @@ from ansible_collections.mailops.live_smtp.plugins.module_utils._oauth2 import D
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
+def _require_text(value, name, key):
+    """YAML (and !unsafe in ansible-core 2.19) turns 0x1F, true or null into non-strings: the secret would change."""
+    if not isinstance(value, str):
+        raise ValueError("account %s: %s must be a string, but YAML read it as %s; quote it" % (name, key, type(value).__name__))
+
+
 def complete_account(account, ca_file):
     """Return a copy of one account with its defaults filled in; raise ValueError on a bad account."""
     name = account.get("name")
@@ -66,12 +72,16 @@ def complete_account(account, ca_file):
     if result["auth"] == "password":
         if account.get("password") is None or account.get("password") == "":
             raise ValueError("account %s uses auth=password but sets no password" % name)
+        _require_text(account["password"], name, "password")
         result["oauth2"] = None
     elif result["auth"] == "oauth2":
         oauth2 = dict(account.get("oauth2") or {})
         for key in ("client_id", "refresh_token"):
             if not oauth2.get(key):
                 raise ValueError("account %s uses auth=oauth2 but sets no oauth2.%s" % (name, key))
+        for key in ("refresh_token", "client_secret"):
+            if oauth2.get(key) is not None:
+                _require_text(oauth2[key], name, "oauth2." + key)
         oauth2["tenant"] = oauth2.get("tenant") or "consumers"
         oauth2["token_url"] = oauth2.get("token_url") or token_url_for(oauth2["tenant"])
         oauth2["scope"] = oauth2.get("scope") or DEFAULT_SCOPE
