@@ -25,7 +25,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Postfix must not start configuring itself as a mail server; the roles configure it.
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get -o DPkg::Lock::Timeout=300 update -qq
-  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # No daemon may start from a package install (Alertmanager would listen on all interfaces): the tests start what
+  # they need, on loopback. policy-rc.d exit 101 tells invoke-rc.d "not allowed"; ours is removed afterwards.
+  policy_rc=/usr/sbin/policy-rc.d
+  own_policy=false
+  if [ ! -e "$policy_rc" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy_rc" && chmod 0755 "$policy_rc" && own_policy=true
+  fi
+  rc=0
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+  [ "$own_policy" = false ] || rm -f "$policy_rc"
+  [ "$rc" -eq 0 ] || { echo "setup: apt-get install failed (exit $rc)" >&2; exit "$rc"; }
 fi
 if ! locale -a 2>/dev/null | grep -qx 'en_US.utf8'; then
   echo "setup: generating locale en_US.UTF-8"
