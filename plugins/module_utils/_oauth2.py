@@ -58,7 +58,8 @@ def xoauth2_initial_response(user, access_token):
     return base64.b64encode(raw.encode("utf-8")).decode("ascii")
 
 
-def _ssl_context(ca_file, validate_certs):
+def ssl_context(ca_file, validate_certs):
+    """A verifying client context (CA file or hashed directory); verification off only when asked. Also used by the probe."""
     if ca_file and os.path.isdir(ca_file):  # a directory of hashed certificates works too
         context = ssl.create_default_context(capath=ca_file)
     else:
@@ -108,7 +109,7 @@ def refresh_access_token(client_id, refresh_token, token_url=None, tenant="consu
                       headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
                                "User-Agent": "mailops.live_smtp"})
     try:
-        context = _ssl_context(ca_file, validate_certs)
+        context = ssl_context(ca_file, validate_certs)
     except (OSError, ssl.SSLError) as exc:
         raise OAuth2Error("cert_untrusted", "cannot load CA file %s: %s" % (ca_file, exc))
     opener = build_opener(HTTPSHandler(context=context))

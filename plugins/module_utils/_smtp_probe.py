@@ -214,13 +214,7 @@ def classify_tls_error(exc):
 
 
 def tls_context(validate_certs=True, ca_path=None, min_tls_version="TLSv1.2"):
-    if ca_path and os.path.isdir(ca_path):
-        context = ssl.create_default_context(capath=ca_path)
-    else:
-        context = ssl.create_default_context(cafile=ca_path or None)
-    if not validate_certs:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+    context = _oauth2.ssl_context(ca_path, validate_certs)
     if TLS_VERSIONS[min_tls_version] < ssl.TLSVersion.TLSv1_2:
         # Asked for explicitly: OpenSSL 3 allows TLS 1.0/1.1 only at security level 0.
         context.set_ciphers("DEFAULT:@SECLEVEL=0")

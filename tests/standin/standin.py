@@ -780,25 +780,26 @@ class SmtpSession:
             return await self.auth_login(initial)
         return await self.auth_xoauth2(initial)
 
-    async def auth_login(self, initial):
-        if initial is None:
-            await self.reply('334 VXNlcm5hbWU6')
-            initial_line = await self.read_response()
-            if initial_line is None:
-                return 'close'
-            if initial_line == '*':
-                await self.reply('501 5.0.0 Authentication cancelled')
-                return None
-            user_b64 = initial_line
-        else:
-            user_b64 = initial
-        await self.reply('334 UGFzc3dvcmQ6')
-        password_b64 = await self.read_response()
-        if password_b64 is None:
-            return 'close'
-        if password_b64 == '*':
+    async def challenge(self, prompt):
+        """Send a 334 challenge; return the client's line, or ('close' | None) as the AUTH verb's result."""
+        await self.reply(prompt)
+        line = await self.read_response()
+        if line is None:
+            return False, 'close'
+        if line == '*':
             await self.reply('501 5.0.0 Authentication cancelled')
-            return None
+            return False, None
+        return True, line
+
+    async def auth_login(self, initial):
+        user_b64 = initial
+        if initial is None:
+            answered, user_b64 = await self.challenge('334 VXNlcm5hbWU6')
+            if not answered:
+                return user_b64
+        answered, password_b64 = await self.challenge('334 UGFzc3dvcmQ6')
+        if not answered:
+            return password_b64
         try:
             user = b64decode_strict(user_b64).decode('utf-8', 'replace')
             password = b64decode_strict(password_b64)
@@ -815,17 +816,11 @@ class SmtpSession:
         return None
 
     async def auth_xoauth2(self, initial):
+        data_b64 = initial
         if initial is None:
-            await self.reply('334 ')
-            initial_line = await self.read_response()
-            if initial_line is None:
-                return 'close'
-            if initial_line == '*':
-                await self.reply('501 5.0.0 Authentication cancelled')
-                return None
-            data_b64 = initial_line
-        else:
-            data_b64 = initial
+            answered, data_b64 = await self.challenge('334 ')
+            if not answered:
+                return data_b64
         raw = b64decode_or_none(data_b64, raw=True)
         parsed = parse_xoauth2(raw) if raw is not None else None
         if self.scenario.xoauth2_reply or parsed is None:
