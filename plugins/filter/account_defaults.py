@@ -51,7 +51,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 def _require_text(value, name, key):
     """YAML (and !unsafe in ansible-core 2.19) turns 0x1F, true or null into non-strings: the secret would change."""
     if not isinstance(value, str):
-        raise ValueError("account %s: %s must be a string, but YAML read it as %s; quote it" % (name, key, type(value).__name__))
+        raise ValueError("%s is not a string (YAML read it as a number, boolean or null: quote it) in account %s" % (key, name))
 
 
 def complete_account(account, ca_file):

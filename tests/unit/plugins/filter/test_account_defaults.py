@@ -55,9 +55,9 @@ def test_explicit_values_win():
     ({"name": "a", "username": "u@x.y"}, "sets no password"),
     ({"name": "a", "username": "u@x.y", "auth": "oauth2", "oauth2": {"client_id": "c"}}, "oauth2.refresh_token"),
     ({"name": "a", "username": "u@x.y", "auth": "kerberos", "password": "pw"}, "auth must be"),
-    ({"name": "a", "username": "u@x.y", "password": 31}, "password must be a string, but YAML read it as int"),
-    ({"name": "a", "username": "u@x.y", "password": True}, "password must be a string"),
-    ({"name": "a", "username": "u@x.y", "oauth2": {"client_id": "c", "refresh_token": 1.5}}, "oauth2.refresh_token must be a string"),
+    ({"name": "a", "username": "u@x.y", "password": 31}, r"password is not a string \(YAML read it as a number, boolean or null: quote it\) in account a"),
+    ({"name": "a", "username": "u@x.y", "password": True}, "password is not a string"),
+    ({"name": "a", "username": "u@x.y", "oauth2": {"client_id": "c", "refresh_token": 1.5}}, "oauth2.refresh_token is not a string"),
 ])
 def test_bad_accounts_are_refused(account, message):
     with pytest.raises(AnsibleFilterError, match=message):
