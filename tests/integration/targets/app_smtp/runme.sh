@@ -87,16 +87,26 @@ play() {
 }
 recap_changed() { sed -n 's/.*testhost.*changed=\([0-9]*\).*/\1/p' "$tmp/$1.log"; }
 
-# 1. check mode with diff: reports changes, touches nothing.
-play check playbooks/apply.yml --check --diff
+# app_smtp_secure_logging false: the module's own masking is all that stands between the secret and the output.
+shown='{"app_smtp_secure_logging": false}'
+masked_line='password = \*\*\*\*\*\*\*\*'
+
+# 1. check mode with diff: reports changes, touches nothing. First by default (the task's output is hidden), then
+# with the diff shown.
+play check_hidden playbooks/apply.yml --check --diff -vvvv
+[ "$(recap_changed check_hidden)" -gt 0 ] || fail "check mode reported no change"
+grep -q "censored due to no_log" "$tmp/check_hidden.log" || fail "the writing task's output is not hidden by default"
+if grep -n -B3 "$masked_line" "$tmp/check_hidden.log"; then fail "the diff is shown although app_smtp_secure_logging is true"; fi
+play check playbooks/apply.yml --check --diff -e "$shown"
 [ "$(recap_changed check)" -gt 0 ] || fail "check mode reported no change"
 (cd "$tmp/apps" && sha256sum -c --quiet "$tmp/before.sha256") || fail "check mode changed a file"
 [ "$(find "$tmp/apps" -type f | wc -l)" -eq "$(wc -l < "$tmp/before.sha256")" ] || fail "check mode created a file"
 [ ! -e "$tmp/reloads.log" ] || fail "check mode ran a reload command"
-grep -q 'password = \*\*\*\*\*\*\*\*' "$tmp/check.log" || fail "the check-mode diff does not show the masked password"
+grep -q "$masked_line" "$tmp/check.log" || fail "the check-mode diff does not show the masked password"
 
-# 2. apply, with diff and -vvvv.
-play apply playbooks/apply.yml --diff -vvvv
+# 2. apply, with diff and -vvvv, output shown.
+play apply playbooks/apply.yml --diff -vvvv -e "$shown"
+grep -q "$masked_line" "$tmp/apply.log" || fail "the diff does not show the masked password"
 [ "$(recap_changed apply)" -gt 0 ] || fail "apply reported no change"
 sort "$tmp/reloads.log" > "$tmp/reloads.sorted"
 printf '%s\n' alertmanager gitea grafana grafana-relay template > "$tmp/reloads.want"
@@ -210,13 +220,13 @@ grep -q 'Set delivery: local_relay' "$tmp/refusals.log" || fail "the role did no
 [ "$(find "$tmp/apps" -type f | wc -l)" -eq 15 ] || { ls -la "$tmp/apps"; fail "a refused run left a file behind"; }
 
 # No secret in any output: check, apply (-vvvv, --diff), idempotence, refusals, Django.
-for log in check apply check_again idempotence refusals django alertmanager; do
+for log in check_hidden check apply check_again idempotence refusals django alertmanager; do
   if grep -n -F -e "$token" -e "$refresh_token" "$tmp/$log.log" >/dev/null; then
     fail "a secret appears in the $log output"
   fi
 done
 # The password's own prefix is not in any output either (it would show an encoding that hid only the token).
-if grep -l -F "p'a" "$tmp"/{check,apply,check_again,idempotence,refusals}.log; then
+if grep -l -F "p'a" "$tmp"/{check_hidden,check,apply,check_again,idempotence,refusals}.log; then
   fail "part of the password appears in the output"
 fi
 
