@@ -28,6 +28,13 @@ pipe_dir=/var/lib/mailops-live-smtp/postfix
 store_dir=/var/lib/mailops-live-smtp/oauth2/live-smtp
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# The role's pipe user and group (only when the role created them, by its comment): removed before, so check mode
+# meets a host without them as on a fresh machine, and after, so the test leaves no account behind.
+remove_pipe_user() {
+  if getent passwd live-smtp | grep -q ':mailops.live_smtp Postfix to msmtp pipe:'; then userdel live-smtp; fi
+  if getent group live-smtp >/dev/null && [ -z "$(getent group live-smtp | cut -d: -f4)" ] \
+      && ! getent passwd live-smtp >/dev/null; then groupdel live-smtp; fi
+}
 step() { echo "=== postfix_relay: $* ($((SECONDS - start_time)) s)"; }
 
 # Keep what the host had, restore it on exit; Postfix is stopped at the end.
@@ -42,12 +49,15 @@ restore() {
   rm -f "$conf/main.cf"
   for f in main.cf master.cf; do [ ! -f "$work/orig/$f" ] || cp -p "$work/orig/$f" "$conf/$f"; done
   rm -rf "$maps" "$pipe_dir" "$store_dir" "$work"
+  remove_pipe_user
   exit "$rc"
 }
 trap 'restore $?' EXIT
 postfix stop >/dev/null 2>&1 || true
 postsuper -d ALL >/dev/null 2>&1 || true
 rm -rf "$maps" "$pipe_dir" "$store_dir"
+remove_pipe_user
+getent passwd live-smtp >/dev/null && fail "a user live-smtp not made by the role exists; the test would change it"
 : > /var/log/postfix.log 2>/dev/null || true
 # A main.cf with a setting of the admin's own: the role must leave it alone.
 printf '%s\n' 'compatibility_level = 3.6' 'smtpd_banner = $myhostname ESMTP kept-by-postfix-relay-test' > "$conf/main.cf"
@@ -99,6 +109,7 @@ before=$(sum_main)
 playbook check1.out main --check --diff || { cat "$work/check1.out"; fail "check mode run failed"; }
 [ "$(sum_main)" = "$before" ] || fail "check mode changed main.cf"
 [ ! -e "$maps" ] || fail "check mode created $maps"
+! getent passwd live-smtp >/dev/null || fail "check mode created the pipe user"
 [ "$(recap_changed check1.out)" -gt 0 ] || fail "check mode reported no change on an unconfigured host"
 grep -q '^+relayhost = \[localhost\]' "$work/check1.out" || fail "check mode --diff does not show the new relayhost"
 
