@@ -266,14 +266,7 @@ send listed_oauth "$listed" -a oauth rcpt@example.net
 check_delivery listed_oauth XOAUTH2 ""
 [ "$(last_auth secret)" = "$token1" ] || fail "the listed user did not share the cached token"
 # The cache expires; the listed user refreshes with the rotated refresh token root's refresh stored.
-"$PY" - "$T/oauth2/@$group/oauth.json" <<'EOF'
-import json, sys, time
-with open(sys.argv[1]) as handle:
-    data = json.load(handle)
-data["issued_at"], data["expires_at"] = time.time() - 3700, time.time() - 60
-with open(sys.argv[1], "w") as handle:
-    json.dump(data, handle)
-EOF
+token_store_expire "$T/oauth2/@$group/oauth.json"
 send listed_oauth2 "$listed" -a oauth rcpt@example.net
 [ "$rc" = 0 ] || fail "$listed xoauth2 after expiry: $(cat "$T/out/listed_oauth2.err")"
 check_delivery listed_oauth2 XOAUTH2 ""

@@ -131,16 +131,6 @@ call() {
   fi
 }
 store_get() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]))' "$store" "$1"; }
-expire_cache() {  # as root: pretend the cached token expired a minute ago (keeps owner and mode)
-  python3 - "$store" <<'EOF'
-import json, sys, time
-with open(sys.argv[1]) as handle:
-    data = json.load(handle)
-data["issued_at"], data["expires_at"] = time.time() - 3700, time.time() - 60
-with open(sys.argv[1], "w") as handle:
-    json.dump(data, handle)
-EOF
-}
 
 # --- check mode first: reports changes, changes nothing
 changed=$(run_play check1 --check --diff -v)
@@ -189,7 +179,7 @@ rotated1=$(store_get refresh_token)
 [ "$rotated1" != "$refresh_token" ] || fail "the rotated refresh token was not stored"
 [ "$(stat -c '%U %a' "$store")" = "$user 600" ] || fail "store after rotation: $(stat -c '%U %a' "$store")"
 # An expired cache refreshes with the rotated token (the vaulted one is now refused by the endpoint).
-expire_cache
+token_store_expire "$store"
 call expired "$store"
 [ "$rc" = 0 ] || fail "refresh after expiry: rc $rc: $(cat "$T/out/expired.err")"
 second_token=$(cat "$T/out/expired.out")
@@ -204,7 +194,7 @@ pass "expired cache refreshed with the rotated refresh token; rotations stored"
 # --- a re-run with the same vault value changes nothing and keeps the rotated token
 [ "$(run_play apply3 --diff -v)" = 0 ] || fail "re-run after rotation changed something"
 [ "$(store_get refresh_token)" = "$rotated2" ] || fail "re-run clobbered the rotated refresh token"
-expire_cache
+token_store_expire "$store"
 call after_rerun "$store"
 [ "$rc" = 0 ] || fail "refresh after re-run failed: $(cat "$T/out/after_rerun.err")"
 pass "re-run with the same vault value: changed=0, rotated refresh token kept and still works"
@@ -261,7 +251,7 @@ call missing "$state/$user/nosuch.json"
 pass "foreign, loose and missing stores refused with exit 75"
 
 # --- parallel callers with an expired cache: one refresh, one token for all (the lock)
-expire_cache
+token_store_expire "$store"
 before=$(token_requests)
 pids=()
 for i in 1 2 3 4 5 6; do

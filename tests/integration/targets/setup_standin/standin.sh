@@ -259,6 +259,19 @@ except urllib.error.HTTPError as exc:
 EOF
 }
 
+# As root: make the access token cached in a live-smtp-token store look expired a minute ago (owner and mode kept),
+# so the helper's next call must refresh at the stand-in's token endpoint.
+token_store_expire() {
+  "$STANDIN_PYTHON" - "$1" <<'EOF'
+import json, sys, time
+with open(sys.argv[1]) as handle:
+    data = json.load(handle)
+data["issued_at"], data["expires_at"] = time.time() - 3700, time.time() - 60
+with open(sys.argv[1], "w") as handle:
+    json.dump(data, handle)
+EOF
+}
+
 standin_dump() {
   echo "---- standin.log" >&2
   cat "$STANDIN_LOG" >&2 2>/dev/null || true
