@@ -409,7 +409,7 @@ timings_ms:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.mailops.live_smtp.plugins.module_utils import _smtp_probe
+from ansible_collections.mailops.live_smtp.plugins.module_utils._probe import errors, probe
 
 
 def argument_spec():
@@ -459,20 +459,12 @@ def main():
     if params["timeout"] <= 0:
         module.fail_json(msg="timeout must be greater than 0")
     try:
-        result = _smtp_probe.probe(
-            host=params["host"], port=params["port"], security=params["security"], timeout=params["timeout"],
-            ehlo_name=params["ehlo_name"], ip_version=params["ip_version"], nameservers=params["nameservers"],
-            validate_certs=params["validate_certs"], ca_path=params["ca_path"],
-            min_tls_version=params["min_tls_version"], cert_min_days=params["cert_min_days"],
-            username=params["username"], password=params["password"], auth=params["auth"],
-            oauth2_access_token=params["oauth2_access_token"], oauth2=params["oauth2"],
-            mail_from=params["mail_from"], rcpt_to=params["rcpt_to"],
-            send_message=params["send_test_message"] and not module.check_mode,
-        )
-    except _smtp_probe.MissingLibraryError as exc:
+        options = probe.Options.from_module_params(params, check_mode=module.check_mode)
+    except errors.MissingLibraryError as exc:
         module.fail_json(msg=missing_required_lib(exc.library, reason="for nameservers"), exception=exc.import_error)
-    except _smtp_probe.ConfigError as exc:
+    except errors.ConfigError as exc:
         module.fail_json(msg=str(exc))
+    result = probe.run(options)
 
     for warning in result.pop("warnings"):
         module.warn(warning)

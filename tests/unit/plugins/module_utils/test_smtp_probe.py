@@ -14,6 +14,7 @@ import datetime
 import select
 import socket
 import ssl
+import sys
 import threading
 
 import dns.message
@@ -23,8 +24,13 @@ import dns.rrset
 import pytest
 import trustme
 
-from ansible_collections.mailops.live_smtp.plugins.module_utils import _smtp_probe as probe_mod
-from ansible_collections.mailops.live_smtp.plugins.module_utils._smtp_probe import ConfigError, ProbeError, probe
+from ansible_collections.mailops.live_smtp.plugins.module_utils._probe import errors, network, sasl, tls, wire, x509
+from ansible_collections.mailops.live_smtp.plugins.module_utils._probe import probe as probe_py
+from ansible_collections.mailops.live_smtp.plugins.module_utils._probe.errors import ConfigError, ProbeError
+
+
+def probe(**options):
+    return probe_py.Probe(probe_py.Options(**options)).run()
 
 USER = "alerts@outlook.com"
 PASSWORD = "app pass: w0rd with spaces"
@@ -42,13 +48,13 @@ TOKEN = "EwB4A8l6BAAURSN-access-token"
     (" 10.0.0.1 ", ("10.0.0.1", 53)),
 ])
 def test_parse_nameserver(entry, expected):
-    assert probe_mod.parse_nameserver(entry) == expected
+    assert network.parse_nameserver(entry) == expected
 
 
 @pytest.mark.parametrize("entry", ["dns.example.com", "127.0.0.1:0", "127.0.0.1:70000", "[::1]:x", "1.2.3.4:53:1", ""])
 def test_parse_nameserver_refuses(entry):
     with pytest.raises(ConfigError):
-        probe_mod.parse_nameserver(entry)
+        network.parse_nameserver(entry)
 
 
 @pytest.mark.parametrize("port, security, expected", [
@@ -56,7 +62,7 @@ def test_parse_nameserver_refuses(entry):
     (587, "none", "none"), ("465", None, "tls"),
 ])
 def test_default_security(port, security, expected):
-    assert probe_mod.default_security(port, security) == expected
+    assert probe_py.default_security(port, security) == expected
 
 
 @pytest.mark.parametrize("code, lines, enhanced", [
@@ -67,16 +73,16 @@ def test_default_security(port, security, expected):
     (220, [""], None),
 ])
 def test_reply_enhanced_code(code, lines, enhanced):
-    assert probe_mod.Reply(code, lines).enhanced == enhanced
+    assert wire.Reply(code, lines).enhanced == enhanced
 
 
 def test_parse_ehlo():
-    reply = probe_mod.Reply(250, ["host Hello [127.0.0.1]", "SIZE 157286400", "PIPELINING", "auth=LOGIN PLAIN",
+    reply = wire.Reply(250, ["host Hello [127.0.0.1]", "SIZE 157286400", "PIPELINING", "auth=LOGIN PLAIN",
                                   "AUTH LOGIN XOAUTH2", "starttls"])
-    extensions = probe_mod.parse_ehlo(reply)
+    extensions = wire.parse_ehlo(reply)
     assert extensions == {"SIZE": "157286400", "PIPELINING": "", "AUTH": "LOGIN XOAUTH2", "STARTTLS": ""}
-    assert probe_mod.auth_mechanisms(extensions) == ["LOGIN", "XOAUTH2"]
-    assert probe_mod.auth_mechanisms({"AUTH": "LOGIN PLAIN"}) == ["LOGIN", "PLAIN"]
+    assert wire.auth_mechanisms(extensions) == ["LOGIN", "XOAUTH2"]
+    assert wire.auth_mechanisms({"AUTH": "LOGIN PLAIN"}) == ["LOGIN", "PLAIN"]
 
 
 @pytest.mark.parametrize("auth, offered, password, token, expected", [
@@ -89,7 +95,7 @@ def test_parse_ehlo():
     ("auto", ["LOGIN", "XOAUTH2", "PLAIN"], True, True, "XOAUTH2"),
 ])
 def test_choose_mechanism(auth, offered, password, token, expected):
-    assert probe_mod.choose_mechanism(auth, offered, password, token) == expected
+    assert sasl.choose_mechanism(auth, offered, password, token) == expected
 
 
 @pytest.mark.parametrize("auth, offered, password, token", [
@@ -100,7 +106,7 @@ def test_choose_mechanism(auth, offered, password, token, expected):
 ])
 def test_choose_mechanism_never_tries_what_is_not_offered(auth, offered, password, token):
     with pytest.raises(ProbeError) as info:
-        probe_mod.choose_mechanism(auth, offered, password, token)
+        sasl.choose_mechanism(auth, offered, password, token)
     assert (info.value.stage, info.value.reason) == ("auth", "auth_mechanism_unavailable")
 
 
@@ -118,7 +124,7 @@ class FakeClock:
 ])
 def test_deadline_gives_each_step_only_what_is_left(stage, reason):
     clock = FakeClock()
-    deadline = probe_mod.Deadline(3, clock=clock)
+    deadline = wire.Deadline(3, clock=clock)
     assert deadline.left(stage) == 3
     clock.now += 2.25
     assert deadline.left(stage) == pytest.approx(0.75)
@@ -156,11 +162,11 @@ def _ssl_error(reason):
     (_ssl_error("SSLV3_ALERT_HANDSHAKE_FAILURE"), "tls_handshake_failed"),
 ])
 def test_classify_tls_error(error, reason):
-    assert probe_mod.classify_tls_error(error)[0] == reason
+    assert tls.classify_tls_error(error)[0] == reason
 
 
 def test_the_test_message_is_dot_terminated_crlf():
-    message = probe_mod.build_test_message(USER, ["a@example.com", "b@example.com"], "host.example")
+    message = probe_py.build_test_message(USER, ["a@example.com", "b@example.com"], "host.example")
     assert message.endswith(b"\r\n.\r\n")
     assert b"\r\n.\r\n" not in message[:-5]
     assert b"\nFrom: <alerts@outlook.com>\r\n" in b"\n" + message
@@ -173,13 +179,13 @@ def test_the_test_message_is_dot_terminated_crlf():
     ("127.0.0.1", "127.0.0.1"), ("[::1]", "::1"), ("::1", "::1"), ("smtp-mail.outlook.com", None), ("1.2.3", None),
 ])
 def test_ip_literal(host, expected):
-    assert probe_mod.ip_literal(host) == expected
+    assert network.ip_literal(host) == expected
 
 
 def test_ip_literal_skips_dns_and_honours_ip_version():
-    assert probe_mod.resolve("127.0.0.1", 587, "any", ["192.0.2.1"]) == ["127.0.0.1"]
+    assert network.resolve("127.0.0.1", 587, "any", ["192.0.2.1"]) == ["127.0.0.1"]
     with pytest.raises(ProbeError) as info:
-        probe_mod.resolve("::1", 587, "4")
+        network.resolve("::1", 587, "4")
     assert info.value.reason == "dns_no_address"
 
 
@@ -203,9 +209,9 @@ def test_config_errors_before_any_traffic(kwargs):
 
 
 def test_missing_dnspython_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(probe_mod, "HAS_DNSPYTHON", False)
-    monkeypatch.setattr(probe_mod, "DNSPYTHON_IMPORT_ERROR", "ImportError: No module named 'dns'")
-    with pytest.raises(probe_mod.MissingLibraryError) as info:
+    # dnspython is imported only when nameservers are used: an import that fails then is what a host without it sees
+    monkeypatch.setitem(sys.modules, "dns.resolver", None)
+    with pytest.raises(errors.MissingLibraryError) as info:
         probe(host="smtp.example.com", port=9, timeout=1, nameservers=["127.0.0.1"])
     assert info.value.library == "dnspython"
     # an IP literal needs no DNS, so no dnspython either
@@ -236,7 +242,7 @@ def test_certificate_info(pki):
     leaf = ca.issue_cert("smtp-mail.outlook.com", "localhost", "127.0.0.1", "::1", common_name="smtp-mail.outlook.com",
                          organization_name="Example Org", not_after=not_after)
     der = ssl.PEM_cert_to_DER_cert(leaf.cert_chain_pems[0].bytes().decode("ascii"))
-    info = probe_mod.certificate_info(der, now=datetime.datetime(2031, 4, 4, 3, 2, 1, tzinfo=datetime.timezone.utc))
+    info = x509.certificate_info(der, now=datetime.datetime(2031, 4, 4, 3, 2, 1, tzinfo=datetime.timezone.utc))
     assert info["san"] == ["smtp-mail.outlook.com", "localhost", "127.0.0.1", "::1"]
     assert info["not_after"] == "2031-05-04T03:02:01Z"
     assert info["days_left"] == 30
@@ -245,8 +251,8 @@ def test_certificate_info(pki):
 
 
 def test_certificate_info_of_garbage_is_empty():
-    assert probe_mod.certificate_info(b"\x30\x03\x02\x01") == {}
-    assert probe_mod.certificate_info(b"") == {}
+    assert x509.certificate_info(b"\x30\x03\x02\x01") == {}
+    assert x509.certificate_info(b"") == {}
 
 
 # --- a scripted SMTP peer ------------------------------------------------------------------------------------------
@@ -339,7 +345,7 @@ class Peer:
 
 
 def outlook_like(context, auth_replies=None, offer_starttls=True, rcpt_reply="250 2.1.5 Recipient OK",
-                 wait_for_pipeline=True, implicit_tls=False):
+                 wait_for_pipeline=True, implicit_tls=False, auth_in_clear=False):
     """A server that behaves like smtp-mail.outlook.com for the commands the probe sends."""
     auth_replies = auth_replies or {}
 
@@ -358,7 +364,7 @@ def outlook_like(context, auth_replies=None, offer_starttls=True, rcpt_reply="25
                 extensions = ["SIZE 157286400", "PIPELINING", "ENHANCEDSTATUSCODES"]
                 if not tls and offer_starttls:
                     extensions.append("STARTTLS")
-                if tls:
+                if tls or auth_in_clear:
                     extensions.append("AUTH LOGIN XOAUTH2")
                 conn.send(*(["250-peer.test Hello"] + ["250-" + ext for ext in extensions[:-1]] +
                             ["250 " + extensions[-1]]))
@@ -645,8 +651,8 @@ def responder():
 
 @pytest.mark.parametrize("ip_version, expected", [("any", ["127.0.0.1", "::1"]), ("4", ["127.0.0.1"]), ("6", ["::1"])])
 def test_resolve_through_nameservers(responder, ip_version, expected):
-    deadline = probe_mod.Deadline(5)
-    assert probe_mod.resolve("smtp-mail.outlook.com", 587, ip_version, ["127.0.0.1:%d" % responder.port],
+    deadline = wire.Deadline(5)
+    assert network.resolve("smtp-mail.outlook.com", 587, ip_version, ["127.0.0.1:%d" % responder.port],
                              deadline) == expected
     assert all(name == "smtp-mail.outlook.com." for name, _type in responder.queries)
 
@@ -658,7 +664,7 @@ def test_resolve_through_nameservers(responder, ip_version, expected):
 ])
 def test_resolve_failures(responder, host, ip_version, reason):
     with pytest.raises(ProbeError) as info:
-        probe_mod.resolve(host, 587, ip_version, ["127.0.0.1:%d" % responder.port], probe_mod.Deadline(1))
+        network.resolve(host, 587, ip_version, ["127.0.0.1:%d" % responder.port], wire.Deadline(1))
     assert (info.value.stage, info.value.reason) == ("dns", reason)
 
 
@@ -671,7 +677,17 @@ def test_probe_tries_addresses_in_order(responder, peers, pki, tls_server):
 
 
 def test_credentials_without_tls_are_allowed_only_with_a_warning(peers, pki, tls_server):
+    peer = peers(outlook_like(tls_server, offer_starttls=False, auth_in_clear=True))
+    result = run(peer, pki, security="none", username="me@example.com", password=PASSWORD)
+    assert result["ok"] is True and result["auth_mechanism"] == "LOGIN"
+    assert peer.notes["auth"][0][1] is False and peer.notes["password"] == PASSWORD  # sent in the clear, as asked
+    assert [warning for warning in result["warnings"] if "unencrypted" in warning] == [
+        "security is none: the credentials went over the network unencrypted"]
+
+
+def test_no_warning_when_no_credential_was_sent_without_tls(peers, pki, tls_server):
     peer = peers(outlook_like(tls_server, offer_starttls=False))
     result = run(peer, pki, security="none", username="me@example.com", password=PASSWORD)
-    assert any("unencrypted" in warning for warning in result["warnings"])
+    assert not any("unencrypted" in warning for warning in result["warnings"])
     assert result["failed_stage"] == "auth" and result["reason"] == "auth_mechanism_unavailable"  # no AUTH offered
+    assert "security" in result["hint"] and "auth" not in peer.notes

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import socket
 import threading
@@ -13,7 +12,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.mailops.live_smtp.plugins.module_utils import _outlook, _smtp_probe
+from ansible_collections.mailops.live_smtp.plugins.module_utils._probe import probe, reasons
 from ansible_collections.mailops.live_smtp.plugins.modules import smtp_check
 
 PASSWORD = "s3cret pass phrase"
@@ -93,9 +92,11 @@ def peer():
 
 def test_module_defaults_are_the_probe_defaults():
     spec = smtp_check.argument_spec()
-    parameters = inspect.signature(_smtp_probe.probe).parameters
+    defaults = dict(probe.Options.DEFAULTS)
     for name in ("host", "port", "timeout", "ip_version", "validate_certs", "min_tls_version", "cert_min_days", "auth"):
-        assert spec[name].get("default") == parameters[name].default, name
+        assert spec[name].get("default") == defaults[name], name
+    # every option of the module is an option of the probe (send_test_message becomes send_message)
+    assert sorted(set(spec) - {"send_test_message"}) == sorted(set(defaults) - {"send_message"})
     assert spec["security"].get("default") is None  # derived from the port
     assert spec["oauth2"]["options"]["scope"]["default"] == "https://outlook.office.com/SMTP.Send offline_access"
     assert spec["oauth2"]["options"]["tenant"]["default"] == "consumers"
@@ -165,5 +166,5 @@ def test_failure_message_format():
 
 
 def test_the_module_documents_every_reason():
-    words = {entry.word for entry in _outlook.REASONS} | {"unexpected_reply"}
+    words = set(reasons.words()) | {"unexpected_reply"}
     assert sorted(word for word in words if "V(%s)" % word not in smtp_check.DOCUMENTATION) == []

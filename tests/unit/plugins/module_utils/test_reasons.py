@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Every reply of OUTLOOK-FACTS' table maps to its reason; endpoint advice."""
+"""Every reply of docs/microsoft.md's table maps to its reason; endpoint advice."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from ansible_collections.mailops.live_smtp.plugins.module_utils import _outlook
+from ansible_collections.mailops.live_smtp.plugins.module_utils._probe import microsoft, reasons
 
 # (stage, code, enhanced, text) as Microsoft sends them -> reason
 MICROSOFT_REPLIES = [
@@ -54,13 +54,13 @@ MICROSOFT_REPLIES = [
 
 @pytest.mark.parametrize("stage, code, enhanced, text, reason", MICROSOFT_REPLIES)
 def test_microsoft_replies(stage, code, enhanced, text, reason):
-    word, hint, _stage = _outlook.classify_reply(stage, code, enhanced, text)
+    word, hint, _stage = reasons.classify_reply(stage, code, enhanced, text)
     assert word == reason
     assert hint.strip()
 
 
 def test_tls_version_reply_reports_the_tls_stage():
-    assert _outlook.classify_reply("ehlo", 421, "4.7.66", "4.7.66 TLS 1.0 and 1.1 are not supported")[2] == "tls"
+    assert reasons.classify_reply("ehlo", 421, "4.7.66", "4.7.66 TLS 1.0 and 1.1 are not supported")[2] == "tls"
 
 
 @pytest.mark.parametrize("stage, code, enhanced, reason", [
@@ -75,30 +75,30 @@ def test_tls_version_reply_reports_the_tls_stage():
     ("rcpt", 421, "4.4.2", "service_unavailable"),
 ])
 def test_generic_fallbacks(stage, code, enhanced, reason):
-    assert _outlook.classify_reply(stage, code, enhanced, "%s whatever" % enhanced)[0] == reason
+    assert reasons.classify_reply(stage, code, enhanced, "%s whatever" % enhanced)[0] == reason
 
 
 def test_unknown_reply_is_unexpected_reply():
-    assert _outlook.classify_reply("banner", 500, None, "who knows")[0] == "unexpected_reply"
+    assert reasons.classify_reply("banner", 500, None, "who knows")[0] == "unexpected_reply"
 
 
 def test_reply_reasons_do_not_leak_into_other_stages():
     # 5.7.139 text at the mail stage is not an AUTH verdict
-    assert _outlook.classify_reply("mail", 535, "5.7.139", "basic authentication is disabled")[0] == "sender_rejected"
+    assert reasons.classify_reply("mail", 535, "5.7.139", "basic authentication is disabled")[0] == "sender_rejected"
 
 
 def test_every_reason_has_a_hint_and_known_stages():
-    for entry in _outlook.REASONS:
+    for entry in reasons.REASONS:
         assert entry.hint.strip(), entry.word
         assert re.match(r"^[a-z][a-z0-9_]*$", entry.word)
-        assert set(entry.stages) <= set(_outlook.STAGES), entry.word
+        assert set(entry.stages) <= set(reasons.STAGES), entry.word
 
 
 def test_reasons_doc_lists_every_reason():
     doc = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "reasons.md")
     with open(doc, encoding="utf-8") as handle:
         text = handle.read()
-    words = {entry.word for entry in _outlook.REASONS} | {"unexpected_reply"}
+    words = {entry.word for entry in reasons.REASONS} | {"unexpected_reply"}
     missing = sorted(word for word in words if "`%s`" % word not in text)
     assert not missing
 
@@ -111,7 +111,7 @@ def test_reasons_doc_lists_every_reason():
     ("AADSTS9999_something", "error description"),
 ])
 def test_token_hints(oauth_reason, needle):
-    assert needle in _outlook.token_hint(oauth_reason)
+    assert needle in reasons.token_hint(oauth_reason)
 
 
 @pytest.mark.parametrize("host, expected", [
@@ -119,7 +119,7 @@ def test_token_hints(oauth_reason, needle):
     ("mail.example.com", False), ("notoutlook.com", False), ("127.0.0.1", False),
 ])
 def test_microsoft_hosts(host, expected):
-    assert _outlook.is_microsoft_host(host) is expected
+    assert microsoft.is_microsoft_host(host) is expected
 
 
 @pytest.mark.parametrize("address, expected", [
@@ -127,20 +127,20 @@ def test_microsoft_hosts(host, expected):
     ("a@HOTMAIL.FR", True), ("a@example.com", False), ("a@outlook.example.com", False), ("nobody", False), (None, False),
 ])
 def test_consumer_addresses(address, expected):
-    assert _outlook.is_consumer_address(address) is expected
+    assert microsoft.is_consumer_address(address) is expected
 
 
 def test_endpoint_warnings():
-    warnings = _outlook.endpoint_warnings("smtp.live.com", 465, "me@hotmail.com", password_auth=True)
+    warnings = microsoft.endpoint_warnings("smtp.live.com", 465, "me@hotmail.com", password_auth=True)
     assert len(warnings) == 3
     assert "smtp-mail.outlook.com" in warnings[0]
     assert "465" in warnings[1]
     assert "September 2024" in warnings[2]
-    assert _outlook.endpoint_warnings("smtp-mail.outlook.com", 587, "me@hotmail.com", password_auth=False) == []
-    assert _outlook.endpoint_warnings("mail.example.com", 465, "me@example.com", password_auth=True) == []
+    assert microsoft.endpoint_warnings("smtp-mail.outlook.com", 587, "me@hotmail.com", password_auth=False) == []
+    assert microsoft.endpoint_warnings("mail.example.com", 465, "me@example.com", password_auth=True) == []
 
 
 def test_port_465_failure_hint_says_so_plainly():
-    assert _outlook.adjust_hint("x", "smtp-mail.outlook.com", 465).startswith("Microsoft does not support port 465")
-    assert _outlook.adjust_hint("x", "smtp-mail.outlook.com", 587) == "x"
-    assert _outlook.adjust_hint("x", "mail.example.com", 465) == "x"
+    assert microsoft.adjust_hint("x", "smtp-mail.outlook.com", 465).startswith("Microsoft does not support port 465")
+    assert microsoft.adjust_hint("x", "smtp-mail.outlook.com", 587) == "x"
+    assert microsoft.adjust_hint("x", "mail.example.com", 465) == "x"
