@@ -24,17 +24,20 @@ description:
     the whole probe (O(timeout)).
   - Never sends a credential over an unencrypted or unverified connection unless O(security=none) or
     O(validate_certs=false) turned that protection off. Never returns a password or token.
-  - "Reasons (RV(reason)): V(dns_nxdomain), V(dns_timeout), V(dns_no_address), V(dns_failed) (stage C(dns));
+  # BEGIN generated: reasons (by tests/lib/gen_reasons.py from plugins/module_utils/_probe/reasons.py)
+  - "Reasons (RV(reason)), by the stage where each is first reported (the table with replies and hints is
+    C(docs/reasons.md)): V(dns_nxdomain), V(dns_timeout), V(dns_no_address), V(dns_failed) (C(dns));
     V(connection_refused), V(connect_timeout), V(network_unreachable), V(connection_failed) (C(connect));
-    V(banner_timeout), V(service_unavailable) (C(banner)); V(ehlo_rejected), V(hello_required) (C(ehlo));
-    V(starttls_unavailable), V(starttls_rejected) (C(starttls)); V(tls_version_rejected), V(cert_untrusted),
-    V(cert_hostname_mismatch), V(cert_expired), V(tls_handshake_failed) (C(tls)); V(basic_auth_disabled),
-    V(tenant_smtp_auth_disabled), V(security_defaults_block), V(basic_auth_retired), V(auth_failed),
-    V(invalid_xoauth2_data), V(mechanism_unrecognized), V(auth_mechanism_unavailable), V(token_refresh_failed),
-    V(insecure_connection), V(auth_rejected) (C(auth)); V(account_locked), V(sending_quota), V(submission_quota),
-    V(not_authenticated), V(sender_rejected) (C(mail)); V(recipient_rejected), V(forwarding_blocked) (C(rcpt));
-    V(send_as_denied), V(message_rejected) (C(data)); at any stage V(temporary_failure), V(connection_lost),
-    V(response_timeout), V(protocol_error), V(unexpected_reply)."
+    V(banner_timeout) (C(banner)); V(hello_required), V(ehlo_rejected) (C(ehlo)); V(starttls_rejected),
+    V(starttls_unavailable) (C(starttls)); V(tls_version_rejected), V(cert_untrusted), V(cert_hostname_mismatch),
+    V(cert_expired), V(tls_handshake_failed) (C(tls)); V(basic_auth_disabled), V(tenant_smtp_auth_disabled),
+    V(security_defaults_block), V(basic_auth_retired), V(invalid_xoauth2_data), V(mechanism_unrecognized),
+    V(account_locked), V(auth_failed), V(auth_rejected), V(auth_mechanism_unavailable), V(token_refresh_failed),
+    V(insecure_connection) (C(auth)); V(not_authenticated), V(send_as_denied), V(submission_quota),
+    V(sending_quota), V(sender_rejected) (C(mail)); V(forwarding_blocked), V(recipient_rejected) (C(rcpt));
+    V(message_rejected) (C(data)); at any stage V(temporary_failure), V(service_unavailable), V(unexpected_reply),
+    V(connection_lost), V(response_timeout), V(protocol_error)."
+  # END generated: reasons
 author:
   - mailops.live_smtp maintainers (@mailops)
 extends_documentation_fragment:
@@ -329,10 +332,19 @@ auth_mechanisms:
   elements: str
   sample: ["LOGIN", "XOAUTH2"]
 auth_mechanism:
-  description: The mechanism used, or V(null) when no AUTH was attempted.
+  description: The mechanism of the AUTH that was sent (also when the server refused it), or V(null) when no AUTH
+    was attempted.
   returned: always
   type: str
   sample: XOAUTH2
+auth_challenge:
+  description:
+    - The error challenge of a refused XOAUTH2, decoded (the JSON object a server such as Gmail or Dovecot sends
+      base64-encoded after C(334) before its final reply), or V(null). Its C(scope) is the scope the server wants
+      the token to carry.
+  returned: always
+  type: dict
+  sample: {"status": "401", "schemes": "Bearer", "scope": "https://mail.google.com/"}
 authenticated:
   description: Whether AUTH succeeded.
   returned: always
@@ -399,8 +411,9 @@ oauth2_refresh_token_rotated:
   sample: false
 timings_ms:
   description:
-    - Milliseconds per phase that ran (V(token), V(dns), V(connect), V(banner), V(ehlo), V(starttls), V(tls),
-      V(ehlo_tls), V(auth), V(envelope), V(data)) and V(total). V(token) overlaps the network phases.
+    - Milliseconds per phase that ran, also the phase that failed (V(token), V(dns), V(connect), V(banner), V(ehlo),
+      V(starttls), V(tls), V(ehlo_tls), V(auth), V(envelope), V(data)) and V(total). V(token) overlaps the network
+      phases. V(auth) includes the wait for the token.
   returned: always
   type: dict
   sample: {"dns": 3.1, "connect": 21.4, "banner": 95.2, "ehlo": 21.0, "starttls": 20.8, "tls": 44.0,

@@ -3,7 +3,7 @@
 Run it with `bash tests/bench/run.sh` (it stages the collection and sets PYTHONPATH); see README.md here.
 
 Through tests/bench/delay_proxy.py (DELAY ms each way) in front of the stand-in's `outlook` scenario, it times:
-  ours      plugins/module_utils/_smtp_probe.probe(): STARTTLS, verified TLS, AUTH with the password (LOGIN)
+  ours      plugins/module_utils/_probe/probe.py probe(): STARTTLS, verified TLS, AUTH with the password (LOGIN)
   ours/xo2  the same with an OAuth2 access token (XOAUTH2, initial response in the AUTH line)
   smtplib   the obvious way: SMTP(); starttls(context=create_default_context(cafile)); login(); quit()
   swaks     --tls --tls-verify --auth LOGIN --quit-after AUTH (a separate process)
@@ -36,9 +36,9 @@ STANDIN = os.path.join(HERE, "..", "standin", "standin.py")
 PROXY = os.path.join(HERE, "delay_proxy.py")
 
 try:
-    from ansible_collections.mailops.live_smtp.plugins.module_utils import _smtp_probe
+    from ansible_collections.mailops.live_smtp.plugins.module_utils._probe import probe as _smtp_probe
 except ImportError as exc:
-    sys.exit("roundtrips: cannot import the collection's _smtp_probe (%s); run it as `bash tests/bench/run.sh`" % exc)
+    sys.exit("roundtrips: cannot import the collection's probe (%s); run it as `bash tests/bench/run.sh`" % exc)
 
 
 def wait_for_file(path, seconds, proc):

@@ -28,7 +28,6 @@ import re
 import socket
 import ssl
 import time
-from email.utils import formatdate
 
 from ansible_collections.mailops.live_smtp.plugins.module_utils._probe import microsoft, network, reasons, sasl, tls
 from ansible_collections.mailops.live_smtp.plugins.module_utils._probe.errors import ConfigError, ProbeError
@@ -146,6 +145,7 @@ def expect(stage, reply, codes):
 
 def build_test_message(mail_from, rcpt_to, ehlo_name):
     """A short, plain message (CRLF, dot-stuffed, ending with the terminating dot)."""
+    from email.utils import formatdate  # here, not at the top: only a real send needs it, and it costs import time
     domain = mail_from.rsplit("@", 1)[-1] if "@" in mail_from else ehlo_name
     lines = [
         "From: <%s>" % mail_from,
@@ -391,3 +391,8 @@ class Probe:
 def run(options):
     """Probe the endpoint described by options (an Options). Returns the result dict; never raises."""
     return Probe(options).run()
+
+
+def probe(**options):
+    """run(Options(**options)): for scripts and tests that name options one by one."""
+    return run(Options(**options))

@@ -4,12 +4,29 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import pathlib
 import re
 
 import pytest
 
-from ansible_collections.mailops.live_smtp.plugins.module_utils._probe import microsoft, reasons
+from ansible_collections.mailops.live_smtp.plugins.module_utils._probe import microsoft, reasons, wire
+
+TESTS = pathlib.Path(__file__).resolve().parents[3]
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, str(path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gen_reasons = _load("gen_reasons", TESTS / "lib" / "gen_reasons.py")
+standin = _load("standin", TESTS / "standin" / "standin.py")
+MICROSOFT_WORDS = re.compile(r"microsoft|outlook|office|exchange|SMTP\.Send|Set-CASMailbox|aka\.ms|live\.com|"
+                             r"tenant|Conditional Access|Security Defaults", re.I)
 
 # (stage, code, enhanced, text) as Microsoft sends them -> reason
 MICROSOFT_REPLIES = [
@@ -68,6 +85,7 @@ def test_tls_version_reply_reports_the_tls_stage():
     ("starttls", 454, "4.7.0", "starttls_rejected"),
     ("auth", 535, "5.7.8", "auth_failed"),
     ("auth", 538, None, "auth_rejected"),
+    ("auth", 534, "5.7.9", "auth_rejected"),
     ("mail", 550, "5.1.0", "sender_rejected"),
     ("rcpt", 550, "5.1.1", "recipient_rejected"),
     ("rcpt", 452, "4.5.3", "temporary_failure"),
@@ -144,3 +162,104 @@ def test_port_465_failure_hint_says_so_plainly():
     assert microsoft.adjust_hint("x", "smtp-mail.outlook.com", 465).startswith("Microsoft does not support port 465")
     assert microsoft.adjust_hint("x", "smtp-mail.outlook.com", 587) == "x"
     assert microsoft.adjust_hint("x", "mail.example.com", 465) == "x"
+
+
+# --- one source per fact -------------------------------------------------------------------------------------------
+
+def test_generated_docs_match_the_table():
+    # docs/reasons.md (hints included) and smtp_check's documented reason list are generated from REASONS.
+    assert gen_reasons.stale() == [], "run: python tests/lib/gen_reasons.py"
+
+
+def test_generated_table_has_every_hint_text():
+    table = gen_reasons.reason_table(reasons)
+    for entry in reasons.REASONS:
+        for text in (entry.hint, entry.microsoft, entry.plaintext):
+            if text:
+                assert gen_reasons.md(text) in table, entry.word
+
+
+@pytest.mark.parametrize("entry", [entry for entry in reasons.REASONS if entry.example],
+                         ids=lambda entry: "%s-%s" % (entry.word, entry.example[:9]))
+def test_every_example_reply_classifies_to_its_own_reason(entry):
+    # At each of its stages, except where an earlier row takes every reply of that stage (a stage's fallback, such
+    # as message_rejected at data, comes before the catch-all unexpected_reply).
+    reply = wire.parse_reply(entry.example)
+    position = reasons.REASONS.index(entry)
+    catch_all = set(stage for earlier in reasons.REASONS[:position] if (earlier.codes, earlier.enhanced,
+                    earlier.pattern) == (None, None, None) for stage in earlier.stages)
+    stages = [stage for stage in entry.stages if stage not in catch_all]
+    assert stages, entry.word
+    for stage in stages:
+        word, _hint, failed_stage = reasons.classify_reply(stage, reply.code, reply.enhanced, reply.text)
+        assert (word, failed_stage) == (entry.word, entry.stage or stage), stage
+
+
+def test_every_local_reason_has_a_condition_and_no_example():
+    for entry in reasons.REASONS:
+        if entry.codes == reasons.LOCAL:
+            assert entry.condition and not entry.example, entry.word
+
+
+# The stand-in writes its replies itself (it plays the server and must not import the classifier); this test runs
+# each of its scenario replies through the classifier. Expected reasons are written here, by hand.
+STANDIN_REPLIES = [
+    ("R_AUTH_FAILED", "auth", "auth_failed"),
+    ("R_UNRECOGNIZED_AUTH", "auth", "mechanism_unrecognized"),
+    ("R_SEND_HELLO", "auth", "hello_required"),
+    ("R_SEND_HELLO", "mail", "hello_required"),
+    ("R_NOT_AUTHENTICATED", "mail", "not_authenticated"),
+    ("R_BAD_XOAUTH2", "auth", "invalid_xoauth2_data"),
+    ("R_TLS_OLD", "ehlo", "tls_version_rejected"),
+    ("R_BASIC_DISABLED", "auth", "basic_auth_disabled"),
+    ("R_TENANT_DISABLED", "auth", "tenant_smtp_auth_disabled"),
+    ("R_SECURITY_DEFAULTS", "auth", "security_defaults_block"),
+    ("R_BASIC_RETIRED", "auth", "basic_auth_retired"),
+    ("R_ACCOUNT_LOCKED", "mail", "account_locked"),
+    ("R_SPAM_QUOTA", "mail", "sending_quota"),
+    ("R_SUBMISSION_QUOTA", "mail", "submission_quota"),
+    ("R_TEMP_ERROR", "mail", "temporary_failure"),
+    ("R_BANNER_421", "banner", "service_unavailable"),
+    ("R_SEND_AS", "data", "send_as_denied"),
+]
+
+
+@pytest.mark.parametrize("name, stage, reason", STANDIN_REPLIES)
+def test_standin_replies_classify(name, stage, reason):
+    text = getattr(standin, name).format(login="standin@outlook.com", sender="other@example.com")
+    reply = wire.parse_reply(text)
+    assert reasons.classify_reply(stage, reply.code, reply.enhanced, reply.text)[0] == reason
+
+
+def test_every_standin_reply_is_classified_and_every_scenario_reply_is_known():
+    failing = sorted(name for name in vars(standin) if name.startswith("R_") and name != "R_AUTH_OK")
+    assert failing == sorted(set(name for name, _stage, _reason in STANDIN_REPLIES))
+    for scenario in standin.SCENARIOS.values():
+        for reply in (scenario.login_reply, scenario.xoauth2_reply, scenario.mail_reply):
+            assert reply is None or reply in [getattr(standin, name) for name in failing], scenario.name
+
+
+# --- hints that are true where they are shown ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("entry", reasons.REASONS, ids=lambda entry: entry.word)
+def test_hints_off_microsoft_name_nothing_of_microsoft(entry):
+    facts = {"host": "mail.example.test", "port": 2525, "san": ["mail.example.test"], "offered": ["PLAIN"],
+             "code": 535, "stage": "auth", "tls": True, "microsoft": False}
+    text = reasons.hint(entry, facts)
+    assert text.strip() and "{" not in text
+    if entry.microsoft:
+        assert not MICROSOFT_WORDS.search(text), text
+        assert reasons.hint(entry, dict(facts, microsoft=True)) == entry.microsoft.format_map(facts)
+
+
+def test_hint_placeholders_use_what_the_probe_saw():
+    facts = {"host": "localhost", "san": ["mail.example.test", "127.0.0.1"], "microsoft": False}
+    assert "it names mail.example.test, 127.0.0.1" in reasons.hint("cert_hostname_mismatch", facts)
+    assert "(smtp-mail.outlook.com)" in reasons.hint("cert_hostname_mismatch", dict(facts, microsoft=True))
+    offered = reasons.hint("auth_mechanism_unavailable", {"offered": ["CRAM-MD5"], "tls": True})
+    assert "it offers CRAM-MD5" in offered
+    plaintext = reasons.hint("auth_mechanism_unavailable", {"offered": [], "tls": False, "microsoft": True})
+    assert "security" in plaintext and "auth_mechanisms" not in plaintext
+    assert reasons.hint("unexpected_reply", {"code": 599, "stage": "rcpt"}) == \
+        "The server answered 599 at rcpt: read the reply text."
+    assert reasons.hint("no_such_reason") == ""
