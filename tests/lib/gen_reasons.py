@@ -77,6 +77,15 @@ def reason_table(reasons):
     return "\n".join(lines) + "\n"
 
 
+def microsoft_reply_table(reasons):
+    """The replies of Microsoft's service: every row with an enhanced code or a Microsoft hint, and its example."""
+    lines = ["| reply | reason | what to do (on a Microsoft endpoint) |", "|---|---|---|"]
+    for entry in reasons.REASONS:
+        if entry.example and (entry.enhanced or entry.microsoft):
+            lines.append("| %s | %s | %s |" % (code(entry.example), code(entry.word), md(entry.microsoft or entry.hint)))
+    return "\n".join(lines) + "\n"
+
+
 def module_reason_list(reasons):
     """The reason words of smtp_check's DOCUMENTATION, grouped by the stage where each is reported first."""
     groups = {}
@@ -104,6 +113,7 @@ def rows_table(rows, fields):
 BLOCKS = [
     ("docs/reasons.md", "reasons", lambda: reason_table(module_util("_probe/reasons.py"))),
     ("plugins/modules/smtp_check.py", "reasons", lambda: module_reason_list(module_util("_probe/reasons.py"))),
+    ("docs/microsoft.md", "microsoft-replies", lambda: microsoft_reply_table(module_util("_probe/reasons.py"))),
     # The token endpoint's errors, once _oauth2.TOKEN_ERRORS exists:
     # ("docs/reasons.md", "token-errors", lambda: rows_table(module_util("_oauth2.py").TOKEN_ERRORS, ("word", "example", "hint"))),
 ]

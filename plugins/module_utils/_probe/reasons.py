@@ -257,7 +257,7 @@ REASONS = (
         "The server does not offer the needed AUTH mechanism; it offers {offered}: set auth to one of those.",
         microsoft="The server does not offer the needed AUTH mechanism (Microsoft offers LOGIN and XOAUTH2 after "
                   "STARTTLS): set auth to a mechanism in auth_mechanisms.",
-        plaintext="The server offers no AUTH on this unencrypted connection (servers offer it only inside TLS): "
+        plaintext="The server offers no AUTH on this unencrypted connection (most servers offer it only inside TLS): "
                   "set security to starttls (or tls for implicit TLS) instead of none."),
     local_reason(
         "token_refresh_failed", ("auth",), "token endpoint error (invalid_grant: AADSTS70000 / AADSTS700082, ...)",

@@ -12,10 +12,13 @@ cd "$here"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp_check.XXXXXX")
 chmod 700 "$tmp"
 # SMTP_CHECK_KEEP=1 keeps the outputs for a post-mortem (they hold no secret in clear, except auth.jsonl and secrets.txt).
+generic_pid=
+stop_generic() { if [ -n "$generic_pid" ]; then kill "$generic_pid" 2>/dev/null || true; wait "$generic_pid" 2>/dev/null || true; fi; generic_pid=; }
 if [ -n "${SMTP_CHECK_KEEP:-}" ]; then
   echo "smtp_check: keeping $tmp"
+  trap 'stop_generic' EXIT
 else
-  trap 'rm -rf "$tmp"' EXIT   # standin_start adds the stand-in's stop to this trap
+  trap 'stop_generic; rm -rf "$tmp"' EXIT   # standin_start adds the stand-in's stop to this trap
 fi
 
 fail() {
@@ -79,6 +82,20 @@ play() {
 }
 
 play success playbooks/success.yml
+
+# --- a server that is not Microsoft's (aiosmtpd): hints, auth_mechanism, timings, challenge and warnings true there
+generic_dir="$tmp/generic"
+(umask 077 && python -c 'import json, sys; print(json.dumps({"generic_password": sys.argv[1]}))' "$password" >"$tmp/generic_vars.json")
+"$STANDIN_PYTHON" "$STANDIN_ROOT/tests/standin/generic_smtp.py" --state-dir "$generic_dir" --lifetime 300 \
+  --password "$password" --token "$(secret "generic-token-")" >"$tmp/generic.log" 2>&1 &
+generic_pid=$!
+for _ in $(seq 100); do [ -s "$generic_dir/ready.json" ] && break; sleep 0.2; done
+[ -s "$generic_dir/ready.json" ] || { cat "$tmp/generic.log"; fail "the generic server did not start"; }
+# A JWT-shaped token the generic server does not know.
+generic_jwt="eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.$(printf '{"sub":"user@example.test","exp":4102444800}' | base64 -w0 | tr -d '=').c2lnbmF0dXJl"
+play any-server playbooks/any_server.yml -e "generic_ready=$generic_dir/ready.json" -e "generic_jwt=$generic_jwt" \
+  -e "@$tmp/generic_vars.json"
+stop_generic
 # -vvv shows an `exception` of a failed module: a traceback there is a bug too.
 play reasons playbooks/reasons.yml -vvv
 play dns playbooks/dns.yml -vvv
