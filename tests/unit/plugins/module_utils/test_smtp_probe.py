@@ -32,6 +32,7 @@ from ansible_collections.mailops.live_smtp.plugins.module_utils._probe.errors im
 def probe(**options):
     return probe_py.Probe(probe_py.Options(**options)).run()
 
+
 USER = "alerts@outlook.com"
 PASSWORD = "app pass: w0rd with spaces"
 TOKEN = "EwB4A8l6BAAURSN-access-token"
@@ -78,7 +79,7 @@ def test_reply_enhanced_code(code, lines, enhanced):
 
 def test_parse_ehlo():
     reply = wire.Reply(250, ["host Hello [127.0.0.1]", "SIZE 157286400", "PIPELINING", "auth=LOGIN PLAIN",
-                                  "AUTH LOGIN XOAUTH2", "starttls"])
+                             "AUTH LOGIN XOAUTH2", "starttls"])
     extensions = wire.parse_ehlo(reply)
     assert extensions == {"SIZE": "157286400", "PIPELINING": "", "AUTH": "LOGIN XOAUTH2", "STARTTLS": ""}
     assert wire.auth_mechanisms(extensions) == ["LOGIN", "XOAUTH2"]
@@ -653,7 +654,7 @@ def responder():
 def test_resolve_through_nameservers(responder, ip_version, expected):
     deadline = wire.Deadline(5)
     assert network.resolve("smtp-mail.outlook.com", 587, ip_version, ["127.0.0.1:%d" % responder.port],
-                             deadline) == expected
+                           deadline) == expected
     assert all(name == "smtp-mail.outlook.com." for name, _type in responder.queries)
 
 
