@@ -300,10 +300,10 @@ class Probe:
                 access_token = self.token.wait(self.deadline)
                 self.result["oauth2_refresh_token_rotated"] = bool(self.token.result.get("rotated"))
             self.result["auth_mechanism"] = mechanism
-            if not self.encrypted():
-                self.result["warnings"].append("security is none: the credentials went over the network unencrypted")
             reply, self.result["auth_challenge"] = sasl.authenticate(
                 self.session, mechanism, opts.username, opts.password, access_token)
+            if not self.encrypted():  # the server answered: the credentials did go out in the clear
+                self.result["warnings"].append("security is none: the credentials went over the network unencrypted")
             expect("auth", reply, (235,))
             self.result["authenticated"] = True
 
