@@ -30,7 +30,7 @@ print(json.dumps({"ms": elapsed * 1000, "dnspython": "dns.resolver" in sys.modul
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--module", default=DEFAULT_MODULE)
     args = parser.parse_args(argv)

@@ -130,7 +130,7 @@ class GenericServer:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--lifetime", type=float, default=600)
     parser.add_argument("--user", default="user@example.test")

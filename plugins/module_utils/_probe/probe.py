@@ -280,10 +280,10 @@ class Probe:
                 self.quit_first = False
                 raise self.explain_handshake(exc)
         details = self.result["tls"] = tls.tls_details(self.session.sock, opts.validate_certs)
-        if details.get("days_left") is not None and details["days_left"] < opts.cert_min_days:
+        days_left = details.get("days_left")
+        if days_left is not None and days_left < opts.cert_min_days:
             self.result["warnings"].append("the certificate of %s expires in %d days (%s), less than cert_min_days %d"
-                                           % (opts.host, details["days_left"], details.get("not_after"),
-                                              opts.cert_min_days))
+                                           % (opts.host, int(days_left), details.get("not_after"), opts.cert_min_days))
 
     def authenticate(self):
         opts = self.options
