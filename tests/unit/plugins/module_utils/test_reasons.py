@@ -263,3 +263,21 @@ def test_hint_placeholders_use_what_the_probe_saw():
     assert reasons.hint("unexpected_reply", {"code": 599, "stage": "rcpt"}) == \
         "The server answered 599 at rcpt: read the reply text."
     assert reasons.hint("no_such_reason") == ""
+
+
+def test_a_second_table_is_one_line_of_blocks(tmp_path, monkeypatch):
+    # What adding _oauth2.TOKEN_ERRORS will take: rows_table() renders any namedtuples, and a block whose markers
+    # are missing is appended to its Markdown file.
+    from collections import namedtuple
+    TokenError = namedtuple("TokenError", "word hint example")
+    rows = (TokenError("invalid_grant", "Sign in again.", "AADSTS70000: the grant is invalid | expired"),)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "reasons.md").write_text("# reasons\n", encoding="utf-8")
+    monkeypatch.setattr(gen_reasons, "ROOT", str(tmp_path))
+    monkeypatch.setattr(gen_reasons, "BLOCKS", [
+        ("docs/reasons.md", "token-errors", lambda: gen_reasons.rows_table(rows, ("word", "example", "hint")))])
+    assert gen_reasons.stale() == ["docs/reasons.md"]
+    assert gen_reasons.main([]) == 0 and gen_reasons.stale() == []
+    text = (tmp_path / "docs" / "reasons.md").read_text(encoding="utf-8")
+    assert "| invalid_grant | AADSTS70000: the grant is invalid \\| expired | Sign in again. |" in text
+    assert text.count("BEGIN generated: token-errors") == 1
