@@ -742,12 +742,16 @@ def edit_php(text, settings, only_existing=False):
     lines = _ensure_newline(_lines(text))
     if not "".join(lines).strip():
         lines = ["<?php\n", "$CONFIG = array (\n", ");\n"]
+    if not re.match(r"^<\?php\s", "".join(lines).lstrip("\ufeff \t\r\n")):
+        raise AppFormatError("the file does not begin with <?php: PHP would print it rather than run it; nothing was changed")
     opener = next((i for i, line in enumerate(lines) if re.match(r"^\s*\$CONFIG\s*=\s*(array\s*\(|\[)", line)), None)
     if opener is None:
         raise AppFormatError("no $CONFIG = array ( ... ); in the PHP file")
     closer = next((i for i in range(opener + 1, len(lines)) if re.match(r"^\s*[)\]]\s*;\s*$", lines[i])), None)
     if closer is None:
         raise AppFormatError("the $CONFIG array is not closed by a line with ); or ];")
+    if any("?>" in line for line in lines[:closer]):
+        raise AppFormatError("a ?> before the end of the $CONFIG array ends PHP code there; nothing was changed")
     for path, value, _secret in settings:
         key = path[-1]
         quoted = encode_php(key)
@@ -780,6 +784,8 @@ def edit_python(text, settings, only_existing=False):
     source = text or ""
     try:
         tree = ast.parse(source)
+        # The compiler refuses some trees the parser builds (a bare *a): compile, as an import would, never run.
+        compile(source, "settings", "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:  # ValueError: a NUL byte in the source
         raise AppFormatError("line %s: Python cannot compile the file (%s); nothing was changed"
                              % (getattr(exc, "lineno", None) or "?",

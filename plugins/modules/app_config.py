@@ -442,7 +442,9 @@ def main():
         if spec and spec.checker and module.get_bin_path(spec.checker[0]):
             checker = [module.get_bin_path(spec.checker[0])] + list(spec.checker[1:])
             if before.strip():
-                run_checker(module, checker, path, "%s refuses %s as it is; nothing was changed" % (spec.application, path))
+                run_checker(module, checker, path, "%s refuses the file as it is; nothing was changed" % spec.application)
+            else:
+                checker = None  # a new file may need more than this module writes (Alertmanager: a route)
         if fmt == "content":
             after = params["content"]
         else:
@@ -472,7 +474,7 @@ def main():
         try:
             write_atomically(module, path, to_bytes(after, errors="surrogate_or_strict"), exists, checker)
         except _app_formats.AppFormatError as exc:
-            module.fail_json(msg=to_native(exc), **result)
+            module.fail_json(msg="%s: %s" % (path, to_native(exc)), **result)
         except Exception as exc:  # atomic_move raises plain Exception; OSError from the temp file
             module.fail_json(msg="cannot write %s: %s" % (path, to_native(exc)), **result)
     file_args = module.load_file_common_arguments(params)
