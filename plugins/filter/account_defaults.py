@@ -108,8 +108,9 @@ def complete_account(account, ca_file):
     for key in ("security", "auth"):
         _check_text(account, key, name)
     senders = account.get("senders")
-    if senders is not None and (not isinstance(senders, list) or not all(isinstance(s, str) and s and not _BREAKS.search(s)
-                                                                          and " " not in s for s in senders)):
+    sound = isinstance(senders, list) and all(isinstance(s, str) and s and " " not in s and not _BREAKS.search(s)
+                                              for s in senders)
+    if senders is not None and not sound:
         raise ValueError("account %s: senders must be a list of addresses or @domain patterns" % name)
     result = dict(account)
     result["host"] = account.get("host") or "smtp-mail.outlook.com"

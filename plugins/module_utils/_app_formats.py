@@ -1012,9 +1012,13 @@ class Preset:
     Endpoint and a display name, and how its file is read (ini: the application's own reader) and checked (a
     command the application ships, run on the old and the new file when it is installed)."""
 
-    def __init__(self, application, fmt, build, section=None, ini_readers=None, checker=None):
+
+    def __init__(self, application, fmt, build, section=None, ini_readers=None, checker=None, syntax_checker=False):
         self.application, self.format, self.build = application, fmt, build
         self.section, self.ini_readers, self.checker = section, ini_readers, checker
+        # A syntax checker refusing the old file means the application cannot load it: refused. A checker of
+        # completeness (amtool wants a smarthost before one is written) only guards a file that passed it.
+        self.syntax_checker = syntax_checker
 
     def options(self, section=None, dotenv_dialect=None):
         return {"section": section or self.section, "ini_readers": self.ini_readers, "dotenv_dialect": dotenv_dialect}
@@ -1030,7 +1034,7 @@ PRESETS = {
     "alertmanager": Preset("Prometheus Alertmanager", "yaml", _preset_alertmanager, checker=("amtool", "check-config")),
     "django": Preset("Django (settings module)", "python", _django_keys),
     "django_env": Preset("Django (environment file)", "dotenv", _django_keys),
-    "nextcloud": Preset("Nextcloud", "php", _preset_nextcloud, checker=("php", "-l")),
+    "nextcloud": Preset("Nextcloud", "php", _preset_nextcloud, checker=("php", "-l"), syntax_checker=True),
     "env": Preset("a .env file of SMTP_* keys", "dotenv", _preset_env),
 }
 

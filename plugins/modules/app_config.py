@@ -441,10 +441,14 @@ def main():
         spec = _app_formats.PRESETS.get(params["preset"])
         if spec and spec.checker and module.get_bin_path(spec.checker[0]):
             checker = [module.get_bin_path(spec.checker[0])] + list(spec.checker[1:])
-            if before.strip():
+            try:
+                if not before.strip():
+                    raise _app_formats.AppFormatError("new file")  # may need more than this module writes (a route)
                 run_checker(module, checker, path, "%s refuses the file as it is; nothing was changed" % spec.application)
-            else:
-                checker = None  # a new file may need more than this module writes (Alertmanager: a route)
+            except _app_formats.AppFormatError:
+                if spec.syntax_checker and before.strip():
+                    raise
+                checker = None  # incomplete before (amtool: no smarthost yet): validate judges the result
         if fmt == "content":
             after = params["content"]
         else:
