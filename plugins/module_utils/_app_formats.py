@@ -750,7 +750,8 @@ def edit_php(text, settings, only_existing=False):
     closer = next((i for i in range(opener + 1, len(lines)) if re.match(r"^\s*[)\]]\s*;\s*$", lines[i])), None)
     if closer is None:
         raise AppFormatError("the $CONFIG array is not closed by a line with ); or ];")
-    if any("?>" in line for line in lines[:closer]):
+    strings = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+    if any("?>" in strings.sub("''", line) for line in lines[:closer]):
         raise AppFormatError("a ?> before the end of the $CONFIG array ends PHP code there; nothing was changed")
     for path, value, _secret in settings:
         key = path[-1]

@@ -379,3 +379,11 @@ def test_no_private_ansible_helper_and_atomic_move():
     assert "module.atomic_move(" in source and "os.rename(" not in source
     assert not re.search(r"module\._(?!diff\b)\w+", source), "a private AnsibleModule helper"
     assert not re.search(r"from ansible\.\S* import .*\b_\w+", source)
+
+
+def test_php_code_end_before_the_array_is_refused_but_not_inside_a_string():
+    before = "<?php\n$CONFIG = array (\n  // ends here ?>\n  'x' => 1,\n);\n"
+    failed, result, _after = attempt("nextcloud", before)
+    assert failed and "?>" in result["msg"]
+    failed, _result, after = attempt("nextcloud", "<?php\n$CONFIG = array (\n  'x' => 'a?>b',\n);\n")
+    assert not failed and "'a?>b'" in after
