@@ -28,8 +28,9 @@ description:
   - Reads the file the way the application does before changing it (go-ini as Grafana and Gitea load it, Python's
     C(configparser), PyYAML, C(json), Python's compiler, python-dotenv's and C(sh)'s quoting) and refuses, naming the
     line, a file the application could not load; reads the result back the same way before writing it. Where the
-    application's own checker is installed (C(amtool check-config) for Alertmanager, C(php -l) for Nextcloud), it
-    runs on the old file and on the new one before it replaces the old.
+    application's own checker is installed (C(php -l) for Nextcloud, C(sh -n) for O(dotenv_dialect=shell), on the
+    old file and on the new one; C(amtool check-config) for Alertmanager on the new file when the old one passed
+    it), it runs before the new file replaces the old.
   - Writes atomically (temporary file in the same directory, then C(atomic_move)), keeps the owner, group and mode of an
     existing file unless told otherwise, creates new files with mode C(0600), refuses to leave a world-readable file
     that holds a password, and never writes a backup.
@@ -356,12 +357,27 @@ def final_mode(module, path, exists):
     return symbolic_mode(current, mode)
 
 
+def choose_checker(module, params, fmt, options):
+    """(argv, syntax, application) of the application's own checker when it is installed here, else None."""
+    spec = _app_formats.PRESETS.get(params["preset"])
+    if spec and spec.checker:
+        argv, syntax, application = spec.checker, spec.syntax_checker, spec.application
+    elif fmt == "dotenv" and options.get("dotenv_dialect") == "shell":
+        argv, syntax, application = ("sh", "-n"), True, "sh"  # a file that sh sources: sh checks its syntax
+    else:
+        return None
+    binary = module.get_bin_path(argv[0])
+    return ([binary] + list(argv[1:]), syntax, application) if binary else None
+
+
 def run_checker(module, argv, path, what):
     """Run the application's own checker on one file; raise with its output when it says no."""
     rc, out, err = module.run_command(list(argv) + [path])
     if rc != 0:
         # Only the line numbers of its output: checkers quote the offending token, which may be part of a secret.
-        lines = sorted(set(int(n) for n in re.findall(r"line (\d+)", to_native(out) + to_native(err))))
+        output = to_native(out) + "\n" + to_native(err)
+        # "on line 3" (php, amtool) or "file: 3: Syntax error" (dash)
+        lines = sorted(set(int(n) for pair in re.findall(r"(?m)line (\d+)|^[^:\n]*: (\d+): ", output) for n in pair if n))
         raise _app_formats.AppFormatError("%s: %s says no (rc %d%s)" % (
             what, " ".join(argv), rc, ", line %s" % ", ".join(str(n) for n in lines) if lines else ""))
 
@@ -437,16 +453,16 @@ def main():
         if exists:
             with open(path, "rb") as handle:
                 before = to_text(handle.read(), errors="surrogate_or_strict")
-        checker = None
-        spec = _app_formats.PRESETS.get(params["preset"])
-        if spec and spec.checker and module.get_bin_path(spec.checker[0]):
-            checker = [module.get_bin_path(spec.checker[0])] + list(spec.checker[1:])
+        checker = choose_checker(module, params, fmt, options)
+        if checker:
+            argv, syntax, application = checker
+            checker = argv
             try:
                 if not before.strip():
                     raise _app_formats.AppFormatError("new file")  # may need more than this module writes (a route)
-                run_checker(module, checker, path, "%s refuses the file as it is; nothing was changed" % spec.application)
+                run_checker(module, argv, path, "%s refuses the file as it is; nothing was changed" % application)
             except _app_formats.AppFormatError:
-                if spec.syntax_checker and before.strip():
+                if syntax and before.strip():
                     raise
                 checker = None  # incomplete before (amtool: no smarthost yet): validate judges the result
         if fmt == "content":

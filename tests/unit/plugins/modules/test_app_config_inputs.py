@@ -383,7 +383,18 @@ def test_no_private_ansible_helper_and_atomic_move():
 
 def test_php_code_end_before_the_array_is_refused_but_not_inside_a_string():
     before = "<?php\n$CONFIG = array (\n  // ends here ?>\n  'x' => 1,\n);\n"
-    failed, result, _after = attempt("nextcloud", before)
-    assert failed and "?>" in result["msg"]
+    failed, result, _after = attempt("nextcloud", before)  # php -l refuses it where installed, else the module
+    assert failed and re.search(r"\?>|php -l says no \(rc \d+, line 3\)", result["msg"])
     failed, _result, after = attempt("nextcloud", "<?php\n$CONFIG = array (\n  'x' => 'a?>b',\n);\n")
     assert not failed and "'a?>b'" in after
+
+
+def test_a_shell_dotenv_file_sh_cannot_read_is_refused():
+    args = {"format": "dotenv", "dotenv_dialect": "shell", "fields": {"password": "MAIL_PASSWORD"}}
+    failed, result, _after = attempt(None, "A=1\nif then\n", args)
+    assert failed and "sh -n says no" in result["msg"] and "line 2" in result["msg"]
+    failed, _result, after = attempt(None, "A=1\n", args)
+    assert not failed
+    out = subprocess.run(["sh", "-c", '. "$1"; printf %s "$MAIL_PASSWORD"', "sh", "/dev/stdin"], input=after.encode(),
+                         capture_output=True, check=True).stdout.decode()
+    assert out == PASSWORD
