@@ -1013,7 +1013,6 @@ class Preset:
     Endpoint and a display name, and how its file is read (ini: the application's own reader) and checked (a
     command the application ships, run on the old and the new file when it is installed)."""
 
-
     def __init__(self, application, fmt, build, section=None, ini_readers=None, checker=None, syntax_checker=False):
         self.application, self.format, self.build = application, fmt, build
         self.section, self.ini_readers, self.checker = section, ini_readers, checker

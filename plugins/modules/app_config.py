@@ -358,16 +358,16 @@ def final_mode(module, path, exists):
 
 
 def choose_checker(module, params, fmt, options):
-    """(argv, syntax, application) of the application's own checker when it is installed here, else None."""
+    """(argv, syntax, application) of the application's own checker when it is installed here, else (None, ...)."""
     spec = _app_formats.PRESETS.get(params["preset"])
     if spec and spec.checker:
         argv, syntax, application = spec.checker, spec.syntax_checker, spec.application
     elif fmt == "dotenv" and options.get("dotenv_dialect") == "shell":
         argv, syntax, application = ("sh", "-n"), True, "sh"  # a file that sh sources: sh checks its syntax
     else:
-        return None
+        return None, False, None
     binary = module.get_bin_path(argv[0])
-    return ([binary] + list(argv[1:]), syntax, application) if binary else None
+    return ([binary] + list(argv[1:]) if binary else None), syntax, application
 
 
 def run_checker(module, argv, path, what):
@@ -453,14 +453,12 @@ def main():
         if exists:
             with open(path, "rb") as handle:
                 before = to_text(handle.read(), errors="surrogate_or_strict")
-        checker = choose_checker(module, params, fmt, options)
+        checker, syntax, application = choose_checker(module, params, fmt, options)
         if checker:
-            argv, syntax, application = checker
-            checker = argv
             try:
                 if not before.strip():
                     raise _app_formats.AppFormatError("new file")  # may need more than this module writes (a route)
-                run_checker(module, argv, path, "%s refuses the file as it is; nothing was changed" % application)
+                run_checker(module, checker, path, "%s refuses the file as it is; nothing was changed" % application)
             except _app_formats.AppFormatError:
                 if syntax and before.strip():
                     raise
