@@ -783,6 +783,11 @@ def encode_python(value):
 
 def edit_python(text, settings, only_existing=False):
     source = text or ""
+    lone_cr = re.search(r"\r(?!\n)", source)
+    if lone_cr:
+        # Python ends a line at a lone CR; the line numbers of its parser would not be the file's lines.
+        raise AppFormatError("line %d: a carriage return without a line feed, which Python reads as a line break; "
+                             "nothing was changed" % (source.count("\n", 0, lone_cr.start()) + 1))
     try:
         tree = ast.parse(source)
         # The compiler refuses some trees the parser builds (a bare *a): compile, as an import would, never run.
@@ -847,10 +852,15 @@ def mask(fmt, text, settings, options=None):
     secret = [(path, MASK, True) for path, _value, is_secret in settings if is_secret]
     if not secret or not text:
         return text
+    hidden = "(hidden: the file holds a secret this module could not mask)\n"
     try:
-        return edit(fmt, text, secret, options, only_existing=True)
+        masked = edit(fmt, text, secret, options, only_existing=True)
     except AppFormatError:
-        return "(hidden: the file holds a secret this module could not mask)\n"
+        return hidden
+    # Belt and braces: a secret value still in the masked text means the editor did not find where it is.
+    if any(is_secret and isinstance(value, str) and value and value in masked for _p, value, is_secret in settings):
+        return hidden
+    return masked
 
 
 def verify(fmt, text, settings):
