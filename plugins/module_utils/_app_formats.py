@@ -337,8 +337,7 @@ def edit_ini(text, settings, section=None, dialect="goini", only_existing=False,
     target = section if section is not None else (GOINI_DEFAULT if reader.dialect == "goini" else None)
     lines = _ensure_newline(_lines(text))
     source = "".join(lines)
-    layouts = [r.parse(source) for r in readers]
-    layout = layouts[0]
+    layout = [r.parse(source) for r in readers][0]  # every reader must load the file as it is
     if section is not None:
         for name, line in layout.headers:
             if _near_miss(name, section):
@@ -416,7 +415,7 @@ def edit_ini(text, settings, section=None, dialect="goini", only_existing=False,
             raise AppFormatError("the edited file would not load in %s; nothing was changed" % reader_.label)
         for path, value, _secret in settings:
             if values.get(reader_.match_key(path[-1])) != _as_text(value):
-                raise AppFormatError("%s would not read %s back as written (a line before it continues into it); "
+                raise AppFormatError("%s would not read %s back as written (a line next to it continues into it); "
                                      "nothing was changed" % (reader_.label, path[-1]))
     return result
 
