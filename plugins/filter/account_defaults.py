@@ -43,9 +43,19 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mailops.live_smtp.plugins.module_utils._oauth2 import DEFAULT_SCOPE, token_url_for
+from ansible_collections.mailops.live_smtp.plugins.module_utils._oauth2 import DEFAULT_SCOPE, OAuth2Error, token_url_for
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# The keys of an account and of its oauth2 settings, as roles/account/meta/argument_specs.yml lists them (a unit
+# test compares the two).
+ACCOUNT_KEYS = frozenset(("name", "host", "port", "security", "username", "from", "auth", "password", "oauth2",
+                          "ca_file", "senders"))
+OAUTH2_KEYS = frozenset(("client_id", "client_secret", "refresh_token", "tenant", "token_url", "scope"))
+# A host name or address as a mail client takes it: letters, digits, dots, hyphens, underscores, IPv6 colons.
+HOST_RE = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?|\[?[0-9A-Fa-f:.]+\]?)$")
+# Postfix maps, msmtprc and application files are line based: a line break, NUL or (in names) a space would end
+# or split the entry.
+_BREAKS = re.compile(r"[\r\n\x00]")
 
 
 def _require_text(value, name, key):
@@ -54,17 +64,60 @@ def _require_text(value, name, key):
         raise ValueError("%s is not a string (YAML read it as a number, boolean or null: quote it) in account %s" % (key, name))
 
 
+def _check_text(account, key, name, secret=False, pattern=None, what=None):
+    """A string without line breaks or NUL (and matching pattern); the value is named only when it is no secret."""
+    value = account.get(key)
+    if value is None:
+        return
+    if not isinstance(value, str):
+        if secret:
+            _require_text(value, name, key)
+        raise ValueError("account %s: %s must be a string, not %s" % (name, key, type(value).__name__))
+    if _BREAKS.search(value):
+        raise ValueError("account %s: %s contains a line break or NUL, which no configuration file can carry" % (name, key))
+    if pattern is not None and not pattern.match(value):
+        raise ValueError("account %s: %s %s" % (name, key, what))
+
+
+def _check_port(port, name):
+    if port is None:
+        return 587
+    if isinstance(port, bool) or not isinstance(port, (int, str)) or not str(port).strip().isdigit():
+        raise ValueError("account %s: port must be a number from 1 to 65535" % name)
+    port = int(port)
+    if not 1 <= port <= 65535:
+        raise ValueError("account %s: port %d is not from 1 to 65535" % (name, port))
+    return port
+
+
 def complete_account(account, ca_file):
     """Return a copy of one account with its defaults filled in; raise ValueError on a bad account."""
     name = account.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise ValueError("account name %r must match %s" % (name, NAME_RE.pattern))
+        shown = name if isinstance(name, str) and len(name) <= 80 and not _BREAKS.search(name) else type(name).__name__
+        raise ValueError("account name %r must match %s" % (shown, NAME_RE.pattern))
+    unknown = sorted(str(key)[:64] for key in account if key not in ACCOUNT_KEYS)
+    if unknown:
+        raise ValueError("account %s: unknown key(s) %s; known: %s" % (name, ", ".join(unknown), ", ".join(sorted(ACCOUNT_KEYS))))
     if not account.get("username"):
         raise ValueError("account %s has no username" % name)
+    _check_text(account, "username", name, pattern=re.compile(r"^\S+$"), what="contains a space")
+    _check_text(account, "host", name, pattern=HOST_RE, what="is not a host name or address")
+    _check_text(account, "from", name, pattern=re.compile(r"^\S+$"), what="contains a space")
+    _check_text(account, "ca_file", name)
+    for key in ("security", "auth"):
+        _check_text(account, key, name)
+    senders = account.get("senders")
+    sound = isinstance(senders, list) and all(isinstance(s, str) and s and " " not in s and not _BREAKS.search(s)
+                                              for s in senders)
+    if senders is not None and not sound:
+        raise ValueError("account %s: senders must be a list of addresses or @domain patterns" % name)
     result = dict(account)
     result["host"] = account.get("host") or "smtp-mail.outlook.com"
-    result["port"] = int(account.get("port") or 587)
+    result["port"] = _check_port(account.get("port"), name)
     result["security"] = account.get("security") or ("tls" if result["port"] == 465 else "starttls")
+    if result["security"] not in ("starttls", "tls"):
+        raise ValueError("account %s: security must be starttls or tls, not %r" % (name, result["security"][:32]))
     result["from"] = account.get("from") or account["username"]
     result["auth"] = account.get("auth") or ("oauth2" if account.get("oauth2") else "password")
     result["ca_file"] = account.get("ca_file") or ca_file
@@ -73,23 +126,37 @@ def complete_account(account, ca_file):
         if account.get("password") is None or account.get("password") == "":
             raise ValueError("account %s uses auth=password but sets no password" % name)
         _require_text(account["password"], name, "password")
+        if _BREAKS.search(account["password"]):
+            raise ValueError("account %s: password contains a line break or NUL, which no configuration file can carry" % name)
         result["oauth2"] = None
     elif result["auth"] == "oauth2":
+        if not isinstance(account.get("oauth2") or {}, dict):
+            raise ValueError("account %s: oauth2 must be a mapping (client_id, refresh_token, ...)" % name)
         oauth2 = dict(account.get("oauth2") or {})
+        unknown = sorted(str(key)[:64] for key in oauth2 if key not in OAUTH2_KEYS)
+        if unknown:
+            raise ValueError("account %s: unknown oauth2 key(s) %s; known: %s" % (name, ", ".join(unknown), ", ".join(sorted(OAUTH2_KEYS))))
         for key in ("client_id", "refresh_token"):
             if not oauth2.get(key):
                 raise ValueError("account %s uses auth=oauth2 but sets no oauth2.%s" % (name, key))
         for key in ("refresh_token", "client_secret"):
             if oauth2.get(key) is not None:
                 _require_text(oauth2[key], name, "oauth2." + key)
+        for key in OAUTH2_KEYS:
+            _check_text(oauth2, key, name + " oauth2", secret=key in ("refresh_token", "client_secret"))
         oauth2["tenant"] = oauth2.get("tenant") or "consumers"
-        oauth2["token_url"] = oauth2.get("token_url") or token_url_for(oauth2["tenant"])
+        try:
+            oauth2["token_url"] = oauth2.get("token_url") or token_url_for(oauth2["tenant"])
+        except OAuth2Error:
+            # token_url_for's own message quotes the tenant; a tenant is no secret, but keep the message ours.
+            raise ValueError("account %s: oauth2.tenant must be consumers, organizations, common, a tenant id (a GUID) "
+                             "or a verified domain" % name) from None
         oauth2["scope"] = oauth2.get("scope") or DEFAULT_SCOPE
         oauth2.setdefault("client_secret", None)
         result["oauth2"] = oauth2
         result["password"] = None
     else:
-        raise ValueError("account %s: auth must be password or oauth2, not %r" % (name, result["auth"]))
+        raise ValueError("account %s: auth must be password or oauth2, not %r" % (name, result["auth"][:32]))
     return result
 
 
@@ -108,6 +175,8 @@ def account_defaults(accounts, ca_file):
     """Jinja2 entry point: never echo an account back in an error, it may hold a secret."""
     if not isinstance(accounts, list) or not all(isinstance(a, dict) for a in accounts):
         raise AnsibleFilterError("live_smtp_accounts must be a list of dicts")
+    if not isinstance(ca_file, str):
+        raise AnsibleFilterError("account_defaults: ca_file must be a string")
     try:
         return complete_accounts(accounts, ca_file)
     except ValueError as exc:

@@ -63,6 +63,10 @@ def _ensure_newline(lines):
 
 _GOINI_PLAIN = re.compile(r"^[A-Za-z0-9@._+:/,=*-]+$")
 _GOINI_RECURSIVE = re.compile(r"%\([^)]+\)s")
+# Go's unicode.IsSpace: what go-ini trims. Python's str.isspace() also counts \x1c-\x1f, which Go does not.
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+            "\u2028\u2029\u202f\u205f\u3000"
+GOINI_DEFAULT = "DEFAULT"
 
 
 def encode_ini(value, dialect):
@@ -84,65 +88,336 @@ def encode_ini(value, dialect):
     return text
 
 
-_SECTION_RE = re.compile(r"^\s*\[\s*([^\]]*?)\s*\]\s*([#;].*)?$")
+class IniKey:
+    """One key as a reader saw it: its section, name, value and the lines [first, last] (0-based) it spans."""
+
+    def __init__(self, section, name, value, first, last):
+        self.section, self.name, self.value, self.first, self.last = section, name, value, first, last
 
 
-def _ini_key_re(key, delimiters):
-    return re.compile(r"^\s*" + re.escape(key) + r"\s*[" + re.escape(delimiters) + "]")
+class IniLayout:
+    """What a reader made of an ini file: section headers (name, line) and keys, in file order."""
+
+    def __init__(self):
+        self.headers = []
+        self.keys = []
+
+    def values(self, section):
+        """The section's keys as the reader ends up with them (a repeated key or section: the last one wins)."""
+        out = {}
+        for key in self.keys:
+            if key.section == section:
+                out[key.name] = key.value
+        return out
 
 
-def edit_ini(text, settings, section=None, dialect="goini", only_existing=False):
-    """Set keys of one section (section None: the keys before the first section header)."""
-    delimiters = "=" if dialect == "goini" else "=:"
-    lines = _ensure_newline(_lines(text))
-    # Locate the section: [start, end) are its body lines.
-    if section is None:
-        start, found = 0, True
-        end = next((i for i, line in enumerate(lines) if _SECTION_RE.match(line.rstrip("\r\n"))), len(lines))
-    else:
-        start = end = None
-        for i, line in enumerate(lines):
-            match = _SECTION_RE.match(line.rstrip("\r\n"))
-            if match and start is None and match.group(1) == section:
-                start = i + 1
-            elif match and start is not None:
-                end = i
+def _goini_chunks(text):
+    """Lines as go-ini's reader returns them: each with its \\n, then a last chunk without one (maybe empty)."""
+    pieces = text.split("\n")
+    return [piece + "\n" for piece in pieces[:-1]] + [pieces[-1]]
+
+
+def parse_goini(text, continuation=True):
+    """Read an ini file the way go-ini (gopkg.in/ini.v1) does with the options Grafana and Gitea use.
+
+    Grafana: default options (a value ending in a backslash continues on the next line). Gitea:
+    IgnoreContinuation. Both: delimiters = and :, case-sensitive names, no boolean keys, inline comments.
+    Raises AppFormatError naming the line where go-ini would refuse the file; never quotes the line (it may be a
+    secret)."""
+    chunks = _goini_chunks(text)
+    if chunks and chunks[0].startswith("\ufeff"):
+        chunks[0] = chunks[0][1:]
+    layout = IniLayout()
+    section, count, index = GOINI_DEFAULT, 1, 0
+
+    def fail(line_index, what):
+        raise AppFormatError("line %d: %s" % (line_index + 1, what))
+
+    while index < len(chunks):
+        start = index
+        line = chunks[index].lstrip(_GO_SPACE)
+        index += 1
+        if not line or line[0] in "#;":
+            continue
+        if line[0] == "[":
+            close = line.rfind("]")
+            if close == -1:
+                fail(start, "a section header without its closing ]")
+            name = line[1:close]
+            if not name:
+                fail(start, "an empty section name []")
+            section, count = name, 1
+            layout.headers.append((name, start))
+            continue
+        name, offset = _goini_key_name(line, start, fail)
+        if name == "-":
+            name, count = "#%d" % count, count + 1
+        value, index = _goini_value(line[offset:], chunks, index, start, continuation, fail)
+        if not name:
+            fail(start, "a key with an empty name")
+        layout.keys.append(IniKey(section, name, value, start, index - 1))
+    return layout
+
+
+def _goini_key_name(line, start, fail):
+    quote = ""
+    if line[0] == '"':
+        quote = '"""' if len(line) > 6 and line.startswith('"""') else '"'
+    elif line[0] == "`":
+        quote = "`"
+    if quote:
+        end = line.find(quote, len(quote))
+        if end == -1:
+            fail(start, "a quoted key name without its closing quote")
+        delimiter = _first_of(line, "=:", end + len(quote))
+        if delimiter == -1:
+            fail(start, "a line with neither = nor : (go-ini reads every line that is not a comment or a section "
+                        "header as key = value)")
+        return line[len(quote):end].strip(_GO_SPACE), delimiter + 1
+    delimiter = _first_of(line, "=:", 0)
+    if delimiter == -1:
+        fail(start, "a line with neither = nor : (go-ini reads every line that is not a comment or a section header "
+                    "as key = value)")
+    return line[:delimiter].strip(_GO_SPACE), delimiter + 1
+
+
+def _first_of(text, chars, start):
+    found = [i for i in (text.find(ch, start) for ch in chars) if i != -1]
+    return min(found) if found else -1
+
+
+def _goini_value(rest, chunks, index, start, continuation, fail):
+    """The value and the index of the next unread line, as go-ini's readValue reads them."""
+    line = rest.lstrip(_GO_SPACE)
+    if not line:
+        return "", index
+    quote = '"""' if len(line) > 3 and line.startswith('"""') else ("`" if line[0] == "`" else "")
+    if quote:
+        end = line.rfind(quote, len(quote))
+        if end != -1:
+            return line[len(quote):end], index
+        value = line[len(quote):]
+        while True:
+            if index >= len(chunks):
+                fail(start, "a %s-quoted value that is never closed" % quote)
+            following = chunks[index]
+            index += 1
+            end = following.rfind(quote)
+            if end != -1:
+                return value + following[:end], index
+            value += following
+            if index >= len(chunks):
+                fail(start, "a %s-quoted value that is never closed" % quote)
+    line = line.strip(_GO_SPACE)
+    if continuation and line.endswith("\\"):
+        value = line[:-1]
+        while index < len(chunks):
+            following = chunks[index].strip(_GO_SPACE)
+            index += 1
+            if not following:
                 break
-        found = start is not None
-        if found and end is None:
-            end = len(lines)
-    if not found:
-        if only_existing:
-            return "".join(lines)
-        if lines and lines[-1].strip():
-            lines.append("\n")
-        lines.append("[%s]\n" % section)
-        start = end = len(lines)
+            value += following
+            if not value.endswith("\\"):
+                break
+            value = value[:-1]
+        return value, index
+    comment = _first_of(line, "#;", 0)
+    if comment != -1:
+        line = line[:comment].strip(_GO_SPACE)
+    for quote in "'\"":
+        if len(line) >= 2 and line[0] == quote and line[-1] == quote and line.find(quote, 1) == len(line) - 1:
+            return line[1:-1], index
+    return line, index
+
+
+def _configparser(dialect):
+    import configparser
+    return configparser.ConfigParser() if dialect == "configparser" else configparser.RawConfigParser()
+
+
+_TOP = "live_smtp keys before the first section"
+
+
+def parse_configparser(text, dialect):
+    """Read an ini file with Python's own configparser (strict, as an application's ConfigParser() reads it) and
+    note where each key is. dialect raw: keys before the first section are allowed (read as a section of their
+    own). Raises AppFormatError with the line of the first thing configparser refuses."""
+    import configparser
+    parser = _configparser(dialect)
+    shift = 0
+    if dialect == "raw":
+        text, shift = "[%s]\n" % _TOP + text, 1
+    try:
+        parser.read_string(text)
+    except configparser.MissingSectionHeaderError as exc:
+        raise AppFormatError("line %d: a key before the first [section], which Python's configparser refuses"
+                             % (exc.lineno - shift))
+    except configparser.DuplicateSectionError as exc:
+        raise AppFormatError("line %d: section [%s] a second time, which Python's configparser refuses"
+                             % (exc.lineno - shift, exc.section))
+    except configparser.DuplicateOptionError as exc:
+        raise AppFormatError("line %d: key %s a second time in [%s] (configparser ignores case in key names), which "
+                             "Python's configparser refuses" % (exc.lineno - shift, exc.option, exc.section))
+    except configparser.ParsingError as exc:
+        raise AppFormatError("line %d: neither a [section], a key = value nor a comment, which Python's configparser "
+                             "refuses" % (exc.errors[0][0] - shift))
+    except configparser.Error:
+        raise AppFormatError("Python's configparser cannot read the file")
+    layout = IniLayout()
+    lines = _lines(text)
+    section = option_key = None
+    indent = 0
+    for number, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", ";")):
+            continue
+        here = len(line) - len(line.lstrip())
+        if option_key is not None and here > indent:
+            option_key.last = number - shift
+            continue
+        indent = here
+        header = parser.SECTCRE.match(stripped)
+        if header:
+            section, option_key = header.group("header"), None
+            if number >= shift:
+                layout.headers.append((section, number - shift))
+            continue
+        match = parser.OPTCRE.match(stripped)
+        name = parser.optionxform(match.group("option").rstrip())
+        option_key = IniKey(None if section == _TOP else section, name, None, number - shift, number - shift)
+        layout.keys.append(option_key)
+    for key in layout.keys:
+        key.value = parser.get(_TOP if key.section is None else key.section, key.name, raw=dialect == "raw")
+    return layout
+
+
+class IniReader:
+    """One application's reading of an ini file: a name for messages and the parse function."""
+
+    def __init__(self, label, dialect, continuation=True):
+        self.label, self.dialect, self.continuation = label, dialect, continuation
+
+    def parse(self, text):
+        try:
+            if self.dialect == "goini":
+                return parse_goini(text, self.continuation)
+            return parse_configparser(text, self.dialect)
+        except AppFormatError as exc:
+            raise AppFormatError("%s cannot load the file: %s; nothing was changed" % (self.label, exc))
+
+    def match_key(self, name):
+        return name.lower() if self.dialect != "goini" else name
+
+
+def ini_readers(options):
+    """The readers an ini file is checked with: a preset's own, else every reading the dialect allows."""
+    if options.get("ini_readers"):
+        return options["ini_readers"]
+    dialect = options.get("ini_dialect") or "goini"
+    if dialect == "goini":
+        return [IniReader("go-ini", "goini", True), IniReader("go-ini (IgnoreContinuation)", "goini", False)]
+    if dialect == "configparser":
+        return [IniReader("Python's configparser", "configparser")]
+    return [IniReader("Python's RawConfigParser", "raw")]
+
+
+def _near_miss(name, section):
+    """A header a person would take for the section, that the reader takes for another one."""
+    return name != section and name.split("]")[0].strip(_GO_SPACE).lower() == section.lower()
+
+
+def edit_ini(text, settings, section=None, dialect="goini", only_existing=False, readers=None):
+    """Set keys of one section (section None: the keys before the first section header), after reading the file
+    the way the application does. Every occurrence of a key the reader would see is replaced; new keys go after
+    their commented sample (grafana.ini ships ";host = localhost:25"), else after the section's last key."""
+    readers = readers or ini_readers({"ini_dialect": dialect})
+    reader = readers[0]
+    if section is None and reader.dialect == "configparser":
+        raise AppFormatError("Python's configparser reads no key outside a [section]; give a section")
+    target = section if section is not None else (GOINI_DEFAULT if reader.dialect == "goini" else None)
+    lines = _ensure_newline(_lines(text))
+    source = "".join(lines)
+    layout = [r.parse(source) for r in readers][0]  # every reader must load the file as it is
+    if section is not None:
+        for name, line in layout.headers:
+            if _near_miss(name, section):
+                raise AppFormatError(
+                    "line %d: a section header that %s does not read as [%s] (names are exact: case, spaces and "
+                    "anything before the last ] count); rename it to [%s] or remove it; nothing was changed"
+                    % (line + 1, reader.label, section, section))
+    headers = [line for name, line in layout.headers if name == target]
+    if reader.dialect == "goini" and target == GOINI_DEFAULT:
+        headers = [-1] + headers
+    elif section is None:
+        headers = [-1]
+    # The line ranges [header, next header) of every occurrence of the section.
+    all_headers = sorted(line for _name, line in layout.headers)
+    spans = [(h, next((x for x in all_headers if x > h), len(lines))) for h in headers]
+    key_lines = set()
+    for key in layout.keys:
+        key_lines.update(range(key.first, key.last + 1))
+    edits = {}
+    inserts = []
     for path, value, _secret in settings:
-        key = path[-1]
-        encoded = encode_ini(value, dialect)
-        new_line = "%s = %s\n" % (key, encoded) if encoded else "%s =\n" % key
-        key_re = _ini_key_re(key, delimiters)
-        hits = [i for i in range(start, end) if key_re.match(lines[i]) and not lines[i].lstrip().startswith(("#", ";"))]
+        name = path[-1]
+        encoded = encode_ini(value, reader.dialect)
+        new_line = "%s = %s\n" % (name, encoded) if encoded else "%s =\n" % name
+        hits = [key for key in layout.keys if key.section == target and key.name == reader.match_key(name)]
         if hits:
-            for i in hits:
-                lines[i] = new_line
+            for key in hits:
+                edits[key.first] = (key.last, new_line)
             continue
-        if only_existing:
+        if only_existing or not spans:
+            if not only_existing:
+                inserts.append((None, new_line))
             continue
-        # Put a new key after its commented-out sample (grafana.ini ships ";host = localhost:25"), else after the
-        # section's last setting.
-        sample_re = re.compile(r"^\s*[#;]+\s*" + re.escape(key) + r"\s*[" + re.escape(delimiters) + "]")
-        samples = [i for i in range(start, end) if sample_re.match(lines[i])]
+        sample_re = re.compile(r"^\s*[#;]+\s*" + re.escape(name) + r"\s*[=:]")
+        samples = [i for begin, end in spans for i in range(begin + 1, end) if i not in key_lines and sample_re.match(lines[i])]
         if samples:
             at = samples[-1] + 1
         else:
+            begin, end = spans[-1]
             at = end
-            while at > start and not lines[at - 1].strip():
+            while at > begin + 1 and at - 1 not in key_lines and (
+                    not lines[at - 1].strip() or lines[at - 1].lstrip().startswith(("#", ";"))):
                 at -= 1
-        lines.insert(at, new_line)
-        end += 1
-    return "".join(lines)
+        inserts.append((at, new_line))
+    out = []
+    skip_until = -1
+    for i, line in enumerate(lines + [None]):
+        for at, new_line in inserts:
+            if at == i:
+                out.append(new_line)
+        if line is None:
+            break
+        if i <= skip_until:
+            continue
+        if i in edits:
+            last, new_line = edits[i]
+            out.append(new_line)
+            skip_until = last
+            continue
+        out.append(line)
+    tail = [new_line for at, new_line in inserts if at is None]
+    if tail:
+        if out and out[-1].strip():
+            out.append("\n")
+        out.append("[%s]\n" % section)
+        out.extend(tail)
+    result = "".join(out)
+    if only_existing:
+        return result
+    # Read the result back as the application will: every managed key must hold exactly its value.
+    for reader_ in readers:
+        try:
+            values = reader_.parse(result).values(target)
+        except AppFormatError:
+            raise AppFormatError("the edited file would not load in %s; nothing was changed" % reader_.label)
+        for path, value, _secret in settings:
+            if values.get(reader_.match_key(path[-1])) != _as_text(value):
+                raise AppFormatError("%s would not read %s back as written (a line next to it continues into it); "
+                                     "nothing was changed" % (reader_.label, path[-1]))
+    return result
 
 
 # ---------------------------------------------------------------- dotenv
@@ -174,8 +449,53 @@ def _quote_closes(value):
     return False
 
 
+_DOTENV_BINDING = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*=\s*(.*)$")
+
+
+def _closing_quote(text, start, quote, escapes):
+    """Index of the quote that closes a value opened before text[start], or -1 (a backslash escapes one character
+    where the reader has escapes: python-dotenv in both quotes, sh in double quotes only)."""
+    i = start
+    while i < len(text):
+        if escapes and text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == quote:
+            return i
+        i += 1
+    return -1
+
+
+def dotenv_value_lines(lines, dialect):
+    """Line numbers (0-based) that lie inside another key's multi-line quoted value, which the reader takes as
+    part of that value. Raises AppFormatError for a quote never closed: the reader would swallow the rest."""
+    inside = set()
+    i = 0
+    while i < len(lines):
+        match = _DOTENV_BINDING.match(lines[i].rstrip("\r\n"))
+        rest = match.group(1) if match else ""
+        if rest[:1] not in ("'", '"'):
+            i += 1
+            continue
+        quote = rest[0]
+        escapes = dialect == "python" or quote == '"'
+        body, first = rest[1:] + "\n", i
+        end = _closing_quote(body, 0, quote, escapes)
+        while end == -1:
+            i += 1
+            if i >= len(lines):
+                raise AppFormatError("line %d: a quoted value that is never closed (the reader would take the rest "
+                                     "of the file into it); nothing was changed" % (first + 1))
+            inside.add(i)
+            body += lines[i]
+            end = _closing_quote(body, 0, quote, escapes)
+        i += 1
+    return inside
+
+
 def edit_dotenv(text, settings, dialect="python", only_existing=False):
     lines = _ensure_newline(_lines(text))
+    inside = dotenv_value_lines(lines, dialect)
     for path, value, _secret in settings:
         key = path[-1]
         if not _DOTENV_KEY.match(key):
@@ -185,7 +505,7 @@ def edit_dotenv(text, settings, dialect="python", only_existing=False):
         hit = False
         for i, line in enumerate(lines):
             match = key_re.match(line.rstrip("\r\n"))
-            if not match:
+            if not match or i in inside:
                 continue
             rest = match.group(2).strip()
             if rest[:1] in ("'", '"') and not _quote_closes(rest):
@@ -284,8 +604,30 @@ def _yaml_after_colon(line):
     return body[:end].strip() + ("" if comment else tail.strip()), comment
 
 
+def load_yaml(text):
+    """The document as PyYAML reads it (the reader of Ansible; Alertmanager's Go reader refuses at least as much),
+    or None when PyYAML is not installed on the managed host. Raises AppFormatError with the line."""
+    try:
+        import yaml  # PyYAML ships with ansible-core on the controller; optional on managed hosts.
+    except ImportError:
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = "line %d: " % (mark.line + 1) if mark is not None else ""
+        # The problem text can quote a character or an anchor name of the file: those are cut out.
+        problem = re.sub(r"'[^']*'|\"[^\"]*\"", "...", getattr(exc, "problem", None) or "not YAML")
+        raise AppFormatError("%sYAML cannot load the file (%s)" % (where, problem))
+
+
 def edit_yaml(text, settings, only_existing=False):
     lines = _ensure_newline(_lines(text))
+    if not only_existing:
+        try:
+            load_yaml("".join(lines))
+        except AppFormatError as exc:
+            raise AppFormatError("%s; nothing was changed" % exc)
     if any(line.rstrip() in ("---", "...") for line in lines[1:]) or any(line.startswith("\t") for line in lines):
         raise AppFormatError("the YAML file has several documents or tab indentation; use format json or a template")
     first = 1 if lines and lines[0].rstrip() == "---" else 0
@@ -350,7 +692,7 @@ def edit_json(text, settings, only_existing=False):
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise AppFormatError("the file is not valid JSON: %s" % exc)
+            raise AppFormatError("the file is not valid JSON (%s); nothing was changed" % exc)
         if not isinstance(data, dict):
             raise AppFormatError("the JSON file's top level is not an object")
         match = re.search(r"^([ \t]+)\"", text, re.M)
@@ -399,12 +741,17 @@ def edit_php(text, settings, only_existing=False):
     lines = _ensure_newline(_lines(text))
     if not "".join(lines).strip():
         lines = ["<?php\n", "$CONFIG = array (\n", ");\n"]
+    if not re.match(r"^<\?php\s", "".join(lines).lstrip("\ufeff \t\r\n")):
+        raise AppFormatError("the file does not begin with <?php: PHP would print it rather than run it; nothing was changed")
     opener = next((i for i, line in enumerate(lines) if re.match(r"^\s*\$CONFIG\s*=\s*(array\s*\(|\[)", line)), None)
     if opener is None:
         raise AppFormatError("no $CONFIG = array ( ... ); in the PHP file")
     closer = next((i for i in range(opener + 1, len(lines)) if re.match(r"^\s*[)\]]\s*;\s*$", lines[i])), None)
     if closer is None:
         raise AppFormatError("the $CONFIG array is not closed by a line with ); or ];")
+    strings = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+    if any("?>" in strings.sub("''", line) for line in lines[:closer]):
+        raise AppFormatError("a ?> before the end of the $CONFIG array ends PHP code there; nothing was changed")
     for path, value, _secret in settings:
         key = path[-1]
         quoted = encode_php(key)
@@ -435,10 +782,19 @@ def encode_python(value):
 
 def edit_python(text, settings, only_existing=False):
     source = text or ""
+    lone_cr = re.search(r"\r(?!\n)", source)
+    if lone_cr:
+        # Python ends a line at a lone CR; the line numbers of its parser would not be the file's lines.
+        raise AppFormatError("line %d: a carriage return without a line feed, which Python reads as a line break; "
+                             "nothing was changed" % (source.count("\n", 0, lone_cr.start()) + 1))
     try:
         tree = ast.parse(source)
-    except SyntaxError as exc:
-        raise AppFormatError("the Python file does not parse: line %s" % exc.lineno)
+        # The compiler refuses some trees the parser builds (a bare *a): compile, as an import would, never run.
+        compile(source, "settings", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:  # ValueError: a NUL byte in the source
+        raise AppFormatError("line %s: Python cannot compile the file (%s); nothing was changed"
+                             % (getattr(exc, "lineno", None) or "?",
+                                re.sub(r"'[^']*'", "...", getattr(exc, "msg", None) or "a NUL byte")))
     lines = _ensure_newline(_lines(source))
     spans = {}
     for node in tree.body:
@@ -475,7 +831,8 @@ def edit(fmt, text, settings, options=None, only_existing=False):
     for path, value, _secret in settings:
         _check_value(path, value)
     if fmt == "ini":
-        return edit_ini(text, settings, options.get("section"), options.get("ini_dialect") or "goini", only_existing)
+        return edit_ini(text, settings, options.get("section"), options.get("ini_dialect") or "goini", only_existing,
+                        ini_readers(options))
     if fmt == "dotenv":
         return edit_dotenv(text, settings, options.get("dotenv_dialect") or "python", only_existing)
     if fmt == "yaml":
@@ -494,10 +851,15 @@ def mask(fmt, text, settings, options=None):
     secret = [(path, MASK, True) for path, _value, is_secret in settings if is_secret]
     if not secret or not text:
         return text
+    hidden = "(hidden: the file holds a secret this module could not mask)\n"
     try:
-        return edit(fmt, text, secret, options, only_existing=True)
+        masked = edit(fmt, text, secret, options, only_existing=True)
     except AppFormatError:
-        return "(hidden: the file holds a secret this module could not mask)\n"
+        return hidden
+    # Belt and braces: a secret value still in the masked text means the editor did not find where it is.
+    if any(is_secret and isinstance(value, str) and value and value in masked for _p, value, is_secret in settings):
+        return hidden
+    return masked
 
 
 def verify(fmt, text, settings):
@@ -509,13 +871,11 @@ def verify(fmt, text, settings):
                 raise AppFormatError("%s does not read back from the JSON" % ".".join(path))
     elif fmt == "yaml":
         try:
-            import yaml  # PyYAML ships with ansible-core on the controller; optional on managed hosts.
-        except ImportError:
-            return
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError:
+            data = load_yaml(text)
+        except AppFormatError:
             raise AppFormatError("the edited YAML does not parse; nothing was written")
+        if data is None and text.strip():
+            return  # no PyYAML here
         for path, value, _secret in settings:
             if read_yaml_path(data, path) != value:
                 raise AppFormatError("%s does not read back from the edited YAML; nothing was written" % ".".join(path))
@@ -539,22 +899,6 @@ def _is_literal(node):
 
 
 # ---------------------------------------------------------------- presets
-
-# Each preset: the file format and the application's own setting names. oauth2: whether the application can log in
-# with XOAUTH2 (none of these can today, so an OAuth2-only account must use delivery local_relay).
-PRESETS = {
-    "grafana": {"format": "ini", "ini_dialect": "goini", "section": "smtp", "path": "/etc/grafana/grafana.ini",
-                "oauth2": False, "application": "Grafana"},
-    "gitea": {"format": "ini", "ini_dialect": "goini", "section": "mailer", "path": "/etc/gitea/app.ini",
-              "oauth2": False, "application": "Gitea/Forgejo"},
-    "alertmanager": {"format": "yaml", "path": "/etc/prometheus/alertmanager.yml", "oauth2": False,
-                     "application": "Prometheus Alertmanager"},
-    "django": {"format": "python", "path": None, "oauth2": False, "application": "Django (settings module)"},
-    "django_env": {"format": "dotenv", "path": None, "oauth2": False, "application": "Django (environment file)"},
-    "nextcloud": {"format": "php", "path": "/var/www/nextcloud/config/mail.config.php", "oauth2": False,
-                  "application": "Nextcloud"},
-    "env": {"format": "dotenv", "path": None, "oauth2": False, "application": "a .env file of SMTP_* keys"},
-}
 
 # Grafana expands $__env{X}, $__file{X} and ${X} in every value after reading the ini file; there is no escape.
 _GRAFANA_EXPANSION = re.compile(r"\$(?:|__\w+)\{[^}]+\}")
@@ -591,7 +935,7 @@ def check_delivery(preset, delivery, account):
         return
     auth = account.get("auth") or ("oauth2" if account.get("oauth2") else "password")
     if auth == "oauth2":
-        name = PRESETS[preset]["application"] if preset else "This application"
+        name = PRESETS[preset].application if preset else "This application"
         raise AppFormatError(
             "%s cannot log in with OAuth2 (XOAUTH2), which account %s needs (Outlook.com personal accounts refuse "
             "passwords). Use delivery: local_relay, and relay through the host's Postfix with the "
@@ -611,8 +955,7 @@ def preset_settings(preset, delivery, account, relay_host="localhost", relay_por
         raise AppFormatError("unknown preset %r" % preset)
     check_delivery(preset, delivery, account)
     end = Endpoint(delivery, account, relay_host, relay_port)
-    builder = globals()["_preset_" + preset]
-    settings = builder(end, from_name)
+    settings = PRESETS[preset].build(end, from_name)
     return [(tuple(path) if isinstance(path, (list, tuple)) else (path,), value, secret) for path, value, secret in settings]
 
 
@@ -657,14 +1000,6 @@ def _django_keys(end, from_name):
             ("SERVER_EMAIL", sender, False)]
 
 
-def _preset_django(end, from_name):
-    return _django_keys(end, from_name)
-
-
-def _preset_django_env(end, from_name):
-    return _django_keys(end, from_name)
-
-
 def _preset_nextcloud(end, from_name):
     local, _at, domain = end.sender.rpartition("@")
     if not local:
@@ -680,6 +1015,37 @@ def _preset_env(end, from_name):
     return [("SMTP_HOST", end.host, False), ("SMTP_PORT", end.port, False), ("SMTP_SECURITY", end.security, False),
             ("SMTP_USERNAME", end.username, False), ("SMTP_PASSWORD", end.password, True),
             ("SMTP_FROM", end.sender, False)]
+
+
+class Preset:
+    """An application: its name for messages, its file format, the function that builds its settings from an
+    Endpoint and a display name, and how its file is read (ini: the application's own reader) and checked (a
+    command the application ships, run on the old and the new file when it is installed)."""
+
+    def __init__(self, application, fmt, build, section=None, ini_readers=None, checker=None, syntax_checker=False):
+        self.application, self.format, self.build = application, fmt, build
+        self.section, self.ini_readers, self.checker = section, ini_readers, checker
+        # A syntax checker refusing the old file means the application cannot load it: refused. A checker of
+        # completeness (amtool wants a smarthost before one is written) only guards a file that passed it.
+        self.syntax_checker = syntax_checker
+
+    def options(self, section=None, dotenv_dialect=None):
+        return {"section": section or self.section, "ini_readers": self.ini_readers, "dotenv_dialect": dotenv_dialect}
+
+
+# A new preset is one entry here (with its builder above), its documentation in the role README and tests; the
+# module's and the role's choices are tested against this table.
+PRESETS = {
+    "grafana": Preset("Grafana", "ini", _preset_grafana, section="smtp",
+                      ini_readers=[IniReader("Grafana (go-ini)", "goini", continuation=True)]),
+    "gitea": Preset("Gitea/Forgejo", "ini", _preset_gitea, section="mailer",
+                    ini_readers=[IniReader("Gitea (go-ini, IgnoreContinuation)", "goini", continuation=False)]),
+    "alertmanager": Preset("Prometheus Alertmanager", "yaml", _preset_alertmanager, checker=("amtool", "check-config")),
+    "django": Preset("Django (settings module)", "python", _django_keys),
+    "django_env": Preset("Django (environment file)", "dotenv", _django_keys),
+    "nextcloud": Preset("Nextcloud", "php", _preset_nextcloud, checker=("php", "-l"), syntax_checker=True),
+    "env": Preset("a .env file of SMTP_* keys", "dotenv", _preset_env),
+}
 
 
 # Logical fields a generic format can map to the application's own key names (option keys).

@@ -25,7 +25,13 @@ description:
     with OAuth2 (XOAUTH2), so an OAuth2 account fails there with a clear message that suggests O(delivery=local_relay);
     the application then sends to the host's local relay (the C(mailops.live_smtp.postfix_relay) role) without
     credentials.
-  - Writes atomically (temporary file in the same directory, then rename), keeps the owner, group and mode of an
+  - Reads the file the way the application does before changing it (go-ini as Grafana and Gitea load it, Python's
+    C(configparser), PyYAML, C(json), Python's compiler, python-dotenv's and C(sh)'s quoting) and refuses, naming the
+    line, a file the application could not load; reads the result back the same way before writing it. Where the
+    application's own checker is installed (C(php -l) for Nextcloud, C(sh -n) for O(dotenv_dialect=shell), on the
+    old file and on the new one; C(amtool check-config) for Alertmanager on the new file when the old one passed
+    it), it runs before the new file replaces the old.
+  - Writes atomically (temporary file in the same directory, then C(atomic_move)), keeps the owner, group and mode of an
     existing file unless told otherwise, creates new files with mode C(0600), refuses to leave a world-readable file
     that holds a password, and never writes a backup.
   - The diff masks every secret value, old and new, as C(********).
@@ -286,9 +292,8 @@ def plan(params):
     account = params["account"]
     if preset:
         spec = _app_formats.PRESETS[preset]
-        fmt = spec["format"]
-        options = {"section": params["section"] or spec.get("section"), "ini_dialect": spec.get("ini_dialect"),
-                   "dotenv_dialect": params["dotenv_dialect"]}
+        fmt = spec.format
+        options = spec.options(params["section"], params["dotenv_dialect"])
         settings = _app_formats.preset_settings(preset, params["delivery"], account, params["relay_host"],
                                                 params["relay_port"], params["from_name"])
     else:
@@ -304,8 +309,43 @@ def plan(params):
     return fmt, options, settings
 
 
+_PERMISSIONS = {"r": 0o444, "w": 0o222, "x": 0o111, "s": 0o6000, "t": 0o1000}
+_WHO = {"u": 0o4700, "g": 0o2070, "o": 0o1007}
+
+
+def symbolic_mode(current, mode):
+    """The mode chmod would give a regular file of mode current for a symbolic mode such as u=rw,g+r,o-rwx."""
+    for clause in mode.split(","):
+        match = re.match(r"^([ugoa]*)((?:[-+=][rwxXstugo]*)+)$", clause)
+        if not match:
+            raise _app_formats.AppFormatError("mode %s is neither octal nor symbolic (u=rw,g=r,o=)" % mode)
+        who = match.group(1).replace("a", "ugo") or "ugo"
+        mask = 0
+        for w in who:
+            mask |= _WHO[w]
+        for op, perms in re.findall(r"([-+=])([rwxXstugo]*)", match.group(2)):
+            bits = 0
+            for p in perms:
+                if p in "ugo":  # copy another class's bits
+                    shift = {"u": 6, "g": 3, "o": 0}[p]
+                    part = (current >> shift) & 0o7
+                    bits |= part << 6 | part << 3 | part
+                elif p == "X":
+                    bits |= 0o111 if current & 0o111 else 0
+                else:
+                    bits |= _PERMISSIONS[p]
+            bits &= mask
+            if op == "+":
+                current |= bits
+            elif op == "-":
+                current &= ~bits
+            else:
+                current = (current & ~mask) | bits
+    return current & 0o7777
+
+
 def final_mode(module, path, exists):
-    """The mode the file will have, or None when it cannot be told beforehand (symbolic mode on a new file)."""
+    """The mode the file will have: the one asked for, else the existing file's, else 0600 for a new file."""
     mode = module.params["mode"]
     current = os.stat(path).st_mode & 0o7777 if exists else 0o600
     if mode is None:
@@ -314,15 +354,41 @@ def final_mode(module, path, exists):
         return mode
     if re.match(r"^0?[0-7]{3,4}$", mode):
         return int(mode, 8)
-    if exists:
-        return module._symbolic_mode_to_octal(os.stat(path), mode)
-    return None
+    return symbolic_mode(current, mode)
 
 
-def write_atomically(module, path, data, exists):
-    """Temp file (0600) in the same directory, attributes applied, validated, then renamed over the file."""
+def choose_checker(module, params, fmt, options):
+    """(argv, syntax, application) of the application's own checker when it is installed here, else (None, ...)."""
+    spec = _app_formats.PRESETS.get(params["preset"])
+    if spec and spec.checker:
+        argv, syntax, application = spec.checker, spec.syntax_checker, spec.application
+    elif fmt == "dotenv" and options.get("dotenv_dialect") == "shell":
+        argv, syntax, application = ("sh", "-n"), True, "sh"  # a file that sh sources: sh checks its syntax
+    else:
+        return None, False, None
+    binary = module.get_bin_path(argv[0])
+    return ([binary] + list(argv[1:]) if binary else None), syntax, application
+
+
+def run_checker(module, argv, path, what):
+    """Run the application's own checker on one file; raise with its output when it says no."""
+    rc, out, err = module.run_command(list(argv) + [path])
+    if rc != 0:
+        # Only the line numbers of its output: checkers quote the offending token, which may be part of a secret.
+        output = to_native(out) + "\n" + to_native(err)
+        # "on line 3" (php, amtool) or "file: 3: Syntax error" (dash)
+        lines = sorted(set(int(n) for pair in re.findall(r"(?m)line (\d+)|^[^:\n]*: (\d+): ", output) for n in pair if n))
+        raise _app_formats.AppFormatError("%s: %s says no (rc %d%s)" % (
+            what, " ".join(argv), rc, ", line %s" % ", ".join(str(n) for n in lines) if lines else ""))
+
+
+def write_atomically(module, path, data, exists, checker):
+    """Temp file (0600) in the same directory, attributes applied, validated, then moved over the file with
+    module.atomic_move. A new file is first created empty with mode 0600, so that atomic_move never gives the
+    secret the umask's mode, even for a moment."""
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    placeholder = False
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -334,6 +400,8 @@ def write_atomically(module, path, data, exists):
             os.chown(tmp, st.st_uid, st.st_gid)
         file_args = module.load_file_common_arguments(module.params, path=tmp)
         module.set_fs_attributes_if_different(file_args, False)
+        if checker:
+            run_checker(module, checker, tmp, "the application's checker refuses the edited file; nothing was changed")
         if module.params["validate"]:
             validate = module.params["validate"]
             if "%s" not in validate:
@@ -341,11 +409,17 @@ def write_atomically(module, path, data, exists):
             rc, out, err = module.run_command(shlex.split(validate.replace("%s", shlex.quote(tmp))))
             if rc != 0:
                 raise _app_formats.AppFormatError("validation failed (rc %d): %s %s" % (rc, to_native(out), to_native(err)))
-        os.rename(tmp, path)
-        tmp = None
+        if not exists:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            placeholder = True
+        # keep_dest_attrs=False: the temp file already carries the old file's owner and mode plus what was asked.
+        module.atomic_move(tmp, path, unsafe_writes=module.params["unsafe_writes"], keep_dest_attrs=False)
+        tmp = placeholder = None
     finally:
         if tmp and os.path.exists(tmp):
             os.unlink(tmp)
+        if placeholder:
+            os.unlink(path)
 
 
 def main():
@@ -372,13 +446,23 @@ def main():
         result["keys"] = [".".join(p) for p, _v, _s in settings]
         exists = os.path.exists(path)
         if not exists and not params["create"]:
-            raise _app_formats.AppFormatError("%s does not exist and create is false" % path)
+            raise _app_formats.AppFormatError("the file does not exist and create is false")
         if exists and not os.path.isfile(path):
-            raise _app_formats.AppFormatError("%s is not a regular file" % path)
+            raise _app_formats.AppFormatError("not a regular file")
         before = ""
         if exists:
             with open(path, "rb") as handle:
                 before = to_text(handle.read(), errors="surrogate_or_strict")
+        checker, syntax, application = choose_checker(module, params, fmt, options)
+        if checker:
+            try:
+                if not before.strip():
+                    raise _app_formats.AppFormatError("new file")  # may need more than this module writes (a route)
+                run_checker(module, checker, path, "%s refuses the file as it is; nothing was changed" % application)
+            except _app_formats.AppFormatError:
+                if syntax and before.strip():
+                    raise
+                checker = None  # incomplete before (amtool: no smarthost yet): validate judges the result
         if fmt == "content":
             after = params["content"]
         else:
@@ -388,9 +472,9 @@ def main():
         mode = final_mode(module, path, exists)
         if holds_secret and mode is not None and mode & 0o004:
             raise _app_formats.AppFormatError(
-                "%s would be world-readable (mode %04o) with a password in it; give a mode such as 0640" % (path, mode))
+                "the file would be world-readable (mode %04o) with a password in it; give a mode such as 0640" % mode)
     except _app_formats.AppFormatError as exc:
-        module.fail_json(msg=to_native(exc), **result)
+        module.fail_json(msg="%s: %s" % (path, to_native(exc)), **result)
 
     content_changed = after != before or not exists
     result["content_changed"] = content_changed
@@ -406,10 +490,10 @@ def main():
                                   after=_app_formats.mask(fmt, after, settings, options))
     if content_changed and not module.check_mode:
         try:
-            write_atomically(module, path, to_bytes(after, errors="surrogate_or_strict"), exists)
+            write_atomically(module, path, to_bytes(after, errors="surrogate_or_strict"), exists, checker)
         except _app_formats.AppFormatError as exc:
-            module.fail_json(msg=to_native(exc), **result)
-        except (IOError, OSError) as exc:
+            module.fail_json(msg="%s: %s" % (path, to_native(exc)), **result)
+        except Exception as exc:  # atomic_move raises plain Exception; OSError from the temp file
             module.fail_json(msg="cannot write %s: %s" % (path, to_native(exc)), **result)
     file_args = module.load_file_common_arguments(params)
     if content_changed and module.check_mode:

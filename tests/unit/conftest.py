@@ -32,3 +32,64 @@ def _collections_dir():
 
 if not any(os.path.isdir(os.path.join(entry, "ansible_collections", "mailops", "live_smtp")) for entry in sys.path):
     sys.path.insert(0, _collections_dir())
+
+
+# ------------------------------------------------------------------------------------------------ input counts
+# Property-based suites count the inputs each surface was tried with (count_input fixture); the totals are printed
+# at the end of the session and written to tests/output/input-counts.json, so a run shows how much was tried.
+
+import collections
+import json
+
+import pytest
+
+_INPUT_COUNTS = collections.Counter()
+
+
+@pytest.fixture(scope="session")
+def count_input():
+    """count_input(surface): one more input tried on that surface. Session-scoped, so Hypothesis accepts it."""
+    def count(surface, n=1):
+        _INPUT_COUNTS[surface] += n
+    return count
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _INPUT_COUNTS:
+        return
+    terminalreporter.write_sep("-", "inputs tried per surface (property-based suites)")
+    for surface, n in sorted(_INPUT_COUNTS.items()):
+        terminalreporter.write_line("%-48s %6d" % (surface, n))
+    out = os.path.join(_ROOT, "tests", "output")
+    try:
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "input-counts.json"), "w") as handle:
+            json.dump(dict(sorted(_INPUT_COUNTS.items())), handle, indent=1)
+    except OSError:
+        pass
+
+
+@pytest.fixture(scope="session")
+def goini_reader(tmp_path_factory):
+    """The real go-ini (Debian's golang-gopkg-ini.v1-dev, the library Grafana and Gitea use), built once.
+    read(dialect, text) -> {section: {key: Key.Value()}}, or the string go-ini's error when it refuses the file."""
+    import base64
+    import shutil
+    import subprocess
+    if not shutil.which("go") or not os.path.isdir("/usr/share/gocode/src/gopkg.in/ini.v1"):
+        pytest.skip("go and golang-gopkg-ini.v1-dev are not installed (tests/setup.sh installs them)")
+    source = os.path.join(_ROOT, "tests", "integration", "targets", "app_smtp", "files", "goini_read.go")
+    work = tmp_path_factory.mktemp("goini-reader")
+    shutil.copy(source, str(work / "main.go"))
+    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=str(work / "cache"))
+    subprocess.run(["go", "build", "-o", str(work / "goini"), str(work / "main.go")], check=True, env=env, cwd=str(work))
+
+    def read(dialect, text):
+        path = work / "input.ini"
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        run = subprocess.run([str(work / "goini"), dialect, str(path), "raw"], capture_output=True, check=False)
+        if run.returncode:
+            return run.stderr.decode("utf-8", "replace").strip() or "refused"
+        return {s: {k: base64.b64decode(v).decode("utf-8") for k, v in keys.items()}
+                for s, keys in json.loads(run.stdout).items()}
+    return read

@@ -219,14 +219,37 @@ grep -q 'Set delivery: local_relay' "$tmp/refusals.log" || fail "the role did no
 [ ! -e "$tmp/apps/world.env" ] || fail "the world-readable file was written"
 [ "$(find "$tmp/apps" -type f | wc -l)" -eq 15 ] || { ls -la "$tmp/apps"; fail "a refused run left a file behind"; }
 
+# Full-size configs (files/full) damaged the two ways the application refuses: go-ini itself refuses each, the
+# module refuses each with its line (refusals_broken, -vvvv), and each stays byte-identical with nothing beside it.
+mkdir "$tmp/broken"
+python - files/full "$tmp/broken" <<'PY'
+import sys
+src, out = sys.argv[1:3]
+for app, header, section, bad in (("grafana", "[smtp]", "[server]\n", "enable_gzip\n"), ("gitea", "[mailer]", "[server]\n", "DISABLE_SSH\n")):
+    text = open("%s/%s.ini" % (src, app), encoding="utf-8").read()
+    for kind, broken, marker in (("unclosed", text.replace(header + "\n", header[:-1] + "\n"), header[:-1]),
+                                 ("noequals", text.replace(section, section + bad, 1), bad.strip())):
+        open("%s/%s-%s.ini" % (out, app, kind), "w", encoding="utf-8").write(broken)
+        open("%s/%s-%s.line" % (out, app, kind), "w").write(str(broken.splitlines().index(marker) + 1))
+PY
+chmod 600 "$tmp"/broken/*.ini
+for f in "$tmp"/broken/*.ini; do
+  app=$(basename "$f" | cut -d- -f1)
+  if "$tmp/go/goini" "$app" "$f" >/dev/null 2>&1; then fail "go-ini loads $(basename "$f"), which should be broken"; fi
+done
+(cd "$tmp/broken" && sha256sum ./* > "$tmp/broken.sha256")
+play refusals_broken playbooks/broken.yml -vvvv
+(cd "$tmp/broken" && sha256sum -c --quiet "$tmp/broken.sha256") || fail "a refused run changed a broken config"
+[ "$(find "$tmp/broken" -type f | wc -l)" -eq 8 ] || { ls -la "$tmp/broken"; fail "a refused run left a file beside the broken configs"; }
+
 # No secret in any output: check, apply (-vvvv, --diff), idempotence, refusals, Django.
-for log in check_hidden check apply check_again idempotence refusals django alertmanager; do
+for log in check_hidden check apply check_again idempotence refusals refusals_broken django alertmanager; do
   if grep -n -F -e "$token" -e "$refresh_token" "$tmp/$log.log" >/dev/null; then
     fail "a secret appears in the $log output"
   fi
 done
 # The password's own prefix is not in any output either (it would show an encoding that hid only the token).
-if grep -l -F "p'a" "$tmp"/{check_hidden,check,apply,check_again,idempotence,refusals}.log; then
+if grep -l -F "p'a" "$tmp"/{check_hidden,check,apply,check_again,idempotence,refusals,refusals_broken}.log; then
   fail "part of the password appears in the output"
 fi
 

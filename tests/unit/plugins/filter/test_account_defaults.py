@@ -77,3 +77,72 @@ def test_input_is_not_modified():
     given = {"name": "a", "username": "u@x.y", "password": "pw"}
     complete_account(given, CA)
     assert given == {"name": "a", "username": "u@x.y", "password": "pw"}
+
+
+# ------------------------------------------------------------------------------------------------ random entries
+
+import os  # noqa: E402
+
+import yaml  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402
+
+from ansible_collections.mailops.live_smtp.plugins.filter.account_defaults import ACCOUNT_KEYS, OAUTH2_KEYS  # noqa: E402
+
+SECRET = "Zq9secret"
+ODD_TEXT = st.one_of(st.text(max_size=12), st.sampled_from(["", " ", "a\r\nb", "a\x00b", "x" * 5000, "a b", "ä@ö.de",
+                                                            "smtp.office365.com", "[::1]", "-bad-", "consumers", "../x"]))
+ODD = st.one_of(ODD_TEXT, st.none(), st.booleans(), st.integers(-10, 70000), st.floats(allow_nan=True),
+                st.lists(st.text(max_size=3), max_size=2), st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2))
+KEYS = st.sampled_from(sorted(ACCOUNT_KEYS) + ["pasword", "Port", "user", "tenant", "\r\n", ""])
+
+
+@st.composite
+def accounts(draw):
+    account = {"name": draw(st.sampled_from(["work", "a", "Bad Name", "x" * 70, 5, None, "a\nb"])),
+               "username": draw(st.sampled_from(["a@outlook.com", "", "a b@c", 7, None, "a\r\n@b"])),
+               "password": SECRET + draw(st.sampled_from(["", "\n", "\x00", " x"]))}
+    for key in draw(st.lists(KEYS, max_size=4)):
+        account[key] = draw(ODD)
+    if draw(st.booleans()):
+        account["oauth2"] = {key: draw(ODD) for key in draw(st.lists(st.sampled_from(sorted(OAUTH2_KEYS) + ["tennant"]), max_size=4))}
+        account["oauth2"]["refresh_token"] = SECRET
+    return account
+
+
+@settings(derandomize=True, max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(account=accounts())
+@example(account={"name": "w", "username": "a@b.c", "oauth2": {"client_id": "c", "refresh_token": SECRET, "tenant": "bad tenant!"}})
+@example(account={"name": "w", "username": "a@b.c", "password": "p", "port": 70000})
+@example(account={"name": "w", "username": "a@b.c", "password": "p", "host": "h\r\nRCPT TO:<x>"})
+def test_random_entries_end_in_a_clear_error_or_a_sound_account(count_input, account):
+    count_input("account vocabulary: random entries")
+    try:
+        [result] = account_defaults([account], CA)
+    except AnsibleFilterError as exc:
+        message = str(exc)
+        assert message.startswith("live_smtp_accounts: ")
+        assert SECRET not in message and len(message) < 600
+        return
+    assert isinstance(result["port"], int) and 1 <= result["port"] <= 65535
+    for key in ("name", "host", "username", "from", "security", "auth", "ca_file"):
+        assert isinstance(result[key], str) and not any(ch in result[key] for ch in "\r\n\x00"), key
+    assert set(result) <= ACCOUNT_KEYS
+    assert result["auth"] in ("password", "oauth2")
+    if result["auth"] == "oauth2":
+        assert result["oauth2"]["token_url"].startswith("https://") and set(result["oauth2"]) <= OAUTH2_KEYS
+    else:
+        assert result["password"].startswith(SECRET) and "\n" not in result["password"]
+
+
+def test_a_bad_tenant_names_the_account():
+    with pytest.raises(AnsibleFilterError, match="account work: oauth2.tenant must be"):
+        account_defaults([{"name": "work", "username": "a@b.c",
+                           "oauth2": {"client_id": "c", "refresh_token": "r", "tenant": "not a tenant"}}], CA)
+
+
+def test_the_vocabulary_matches_the_account_role_argument_specs():
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
+    with open(os.path.join(root, "roles", "account", "meta", "argument_specs.yml"), encoding="utf-8") as handle:
+        spec = yaml.safe_load(handle)["argument_specs"]["main"]["options"]["live_smtp_accounts"]["options"]
+    assert set(spec) == ACCOUNT_KEYS
+    assert set(spec["oauth2"]["options"]) == OAUTH2_KEYS

@@ -112,8 +112,8 @@ def test_goini_presets_read_back_by_goini(goini, preset):
     account = dict(ACCOUNT, password='p"""#;\\ x ')
     spec = af.PRESETS[preset]
     text = af.edit("ini", GRAFANA_INI if preset == "grafana" else GITEA_INI,
-                   af.preset_settings(preset, "direct", account), {"section": spec["section"], "ini_dialect": "goini"})
-    got = goini(preset, text)[spec["section"]]
+                   af.preset_settings(preset, "direct", account), spec.options())
+    got = goini(preset, text)[spec.section]
     if preset == "grafana":
         assert got["password"] == account["password"]
         assert got["host"] == "smtp-mail.outlook.com:587"
@@ -363,13 +363,13 @@ def test_python_refuses_shared_lines():
 @pytest.mark.parametrize("delivery", ["direct", "local_relay"])
 def test_every_preset_is_idempotent_and_masks(preset, delivery):
     spec = af.PRESETS[preset]
-    options = {"section": spec.get("section"), "ini_dialect": spec.get("ini_dialect")}
+    options = spec.options()
     account = dict(ACCOUNT, password="S3cret-'\"\\#;-xyz")
     settings_ = af.preset_settings(preset, delivery, account)
-    once = af.edit(spec["format"], "", settings_, options)
-    assert af.edit(spec["format"], once, settings_, options) == once
-    af.verify(spec["format"], once, settings_)
-    masked = af.mask(spec["format"], once, settings_, options)
+    once = af.edit(spec.format, "", settings_, options)
+    assert af.edit(spec.format, once, settings_, options) == once
+    af.verify(spec.format, once, settings_)
+    masked = af.mask(spec.format, once, settings_, options)
     assert "S3cret" not in masked
     assert ("S3cret" in once) == (delivery == "direct")
     if delivery == "direct":

@@ -1,5 +1,6 @@
 // Reads an ini file with go-ini, the parser of Grafana (default options) and Gitea/Forgejo (IgnoreContinuation),
-// and prints each section's keys as Key.String() returns them, base64-encoded in JSON.
+// and prints each section's keys as Key.String() returns them (Key.Value() with a third argument "raw"),
+// base64-encoded in JSON. A file go-ini refuses: its error on stderr, exit 1.
 package main
 
 import (
@@ -24,7 +25,11 @@ func main() {
 	for _, s := range f.Sections() {
 		m := map[string][]byte{}
 		for _, k := range s.Keys() {
-			m[k.Name()] = []byte(k.String())
+			if len(os.Args) > 3 && os.Args[3] == "raw" {
+				m[k.Name()] = []byte(k.Value())
+			} else {
+				m[k.Name()] = []byte(k.String())
+			}
 		}
 		out[s.Name()] = m
 	}
