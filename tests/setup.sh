@@ -60,6 +60,7 @@ fi
 # A stand-in with the same interface builds pip from the interpreter's own ensurepip instead.
 cache="$HOME/.ansible/test/cache"
 mkdir -p "$cache"
+# 24_2: ansible-core 2.19; 25_2: 2.20 and 2.21 (the matrix cell, tests/matrix/cells.txt).
 for ver in 24_2 25_2; do
   cat > "$cache/get_pip_$ver.py" <<'PY'
 """Offline stand-in for ansible-test's get-pip bootstrap (written by tests/setup.sh)."""
