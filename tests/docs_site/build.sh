@@ -67,7 +67,8 @@ rm -rf "$results"
 mkdir -p "$results"
 cp -a "$site/build/html" "$results/html"
 # The smtp_check page, one role page (postfix_relay when it exists) and the reason-word reference.
-role=$(cd "$html" && ls postfix_relay_role.html 2>/dev/null || ls ./*_role.html | head -n 1)
+role=postfix_relay_role.html
+[ -f "$html/$role" ] || role=$(cd "$html" && find . -maxdepth 1 -name '*_role.html' | sort | head -n 1)
 for page in smtp_check_module.html "${role#./}" docsite/reasons.html; do
   shot="$results/${page//\//_}"
   shot=${shot%.html}.png
