@@ -27,12 +27,16 @@ site="$out/site"
 mkdir -m 700 "$site"
 antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir "$site" mailops.live_smtp >/dev/null
 # Offline: no intersphinx inventories to fetch, so references into docs.ansible.com stay plain text; the stand-in's
-# JSON examples carry <placeholders> that Pygments cannot lex.
+# JSON examples carry <placeholders> that Pygments cannot lex. wide-tables.css: the guides' tables wrap.
+mkdir -p "$site/_static"
+cp "$ROOT/tests/docs_site/wide-tables.css" "$site/_static/"
 cat >> "$site/conf.py" <<'PY'
 
 # Added by tests/docs_site/build.sh (offline build).
 intersphinx_mapping = {}
 suppress_warnings = ['ref.ref', 'misc.highlighting_failure']
+html_static_path = ['_static']
+html_css_files = ['wide-tables.css']
 PY
 bash "$site/build.sh"
 
