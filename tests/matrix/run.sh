@@ -45,7 +45,7 @@ step() {
 }
 
 run_cell() {
-  local cell=$1 requirement=$2 pyver=$3 python venv coll targets t start
+  local cell=$1 requirement=$2 pyver=$3 managed=$4 python venv coll targets t start what
   start=$SECONDS
   if ! python=$(pyenv_python "$pyver"); then
     row "$cell" "controller Python $pyver" "FAILED: not installed"; failed=1; return
@@ -69,7 +69,9 @@ run_cell() {
     row "$cell" "integration targets matching $target_pattern" "FAILED: none found"; failed=1
   fi
   for t in $targets; do
-    step "$cell" "integration $t (--local --python $pyver)" \
+    what="integration $t (--local --python $pyver)"
+    [[ "$t" != managed_python* ]] || what="integration $t (--local --python $pyver; managed nodes: Python $managed)"
+    step "$cell" "$what" \
       ansible-test integration --local --python "$pyver" --allow-destructive --allow-root --color no "$t"
   done
   cd "$ROOT"
@@ -87,9 +89,9 @@ while read -r cell requirement pyver managed; do
       "not run here: the run_all.sh stages sanity, units and integration run this cell"
     continue
   fi
-  run_cell "$cell" "$requirement" "$pyver" < /dev/null
+  run_cell "$cell" "$requirement" "$pyver" "$managed" < /dev/null
 done < "$ROOT/tests/matrix/cells.txt"
 
 echo "##### matrix: cell -> what ran -> result"
-printf '%s\n' "${rows[@]}" | awk -F'|' '{ printf "%-16s %-72s %s\n", $1, $2, $3 }'
+printf '%s\n' "${rows[@]}" | awk -F'|' '{ printf "%-16s %-90s %s\n", $1, $2, $3 }'
 exit "$failed"
