@@ -2,8 +2,9 @@
 # Runs every test of the collection (what .ci/run calls): sanity, unit, integration (real Postfix, msmtp,
 # ansible-vault, swaks against the bundled stand-in server), lint, changelog, build; Python 3.8 compatibility.
 # Usage: tests/run_all.sh [stage ...]
-#   stages: sanity compat units integration lint changelog build bench (default: all). bench prints figures (about 30 s)
-#   and is never counted as passed or failed.
+#   stages: sanity compat units integration lint changelog build matrix ee galaxy docs bench (default: all). bench
+#   prints figures (about 30 s) and is never counted as passed or failed. matrix: the extra ansible-core x Python cells
+#   of tests/matrix/cells.txt; ee: ansible-builder create; galaxy: galaxy-importer; docs: the antsibull-docs site.
 # Environment: LIVE_SMTP_WORK (staging dir, default /tmp/mailops-live-smtp-work), LIVE_SMTP_VENV (tools venv).
 # Every stage runs even when an earlier one failed; the last line is "N passed, N failed" (stages).
 set -euo pipefail
@@ -15,7 +16,7 @@ bash "$ROOT/tests/setup.sh"
 . "$ROOT/tests/lib/env.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(sanity compat units integration lint changelog build bench)
+[ ${#stages[@]} -gt 0 ] || stages=(sanity compat units integration lint changelog build matrix ee galaxy docs bench)
 
 COLL=$(stage_collection)
 cd "$COLL"
@@ -126,6 +127,23 @@ stage_build_in() {
   return "$bad"
 }
 
+stage_matrix() {
+  # The same sanity skips as stage_sanity, on every extra cell.
+  bash "$ROOT/tests/matrix/run.sh" "${sanity_skips[@]}"
+}
+
+# The tool stages below work in a fresh directory each time; their tools live in cached venvs (tests/lib/toolvenv.sh).
+stage_tool() {
+  local script=$1 out rc=0
+  out=$(mktemp -d /tmp/live-smtp-tool.XXXXXX)
+  bash "$ROOT/tests/$script" "$COLL" "$out" || rc=$?
+  rm -rf "$out"
+  return "$rc"
+}
+stage_ee() { stage_tool ee/create.sh; }
+stage_galaxy() { stage_tool galaxy/import.sh; }
+stage_docs() { stage_tool docs_site/build.sh; }
+
 stage_bench() {
   # Figures only (tests/bench/README.md); it never decides pass/fail and is bounded in time.
   PYTHONPATH="$WORK${PYTHONPATH:+:$PYTHONPATH}" timeout 300 python tests/bench/roundtrips.py ||
@@ -155,7 +173,7 @@ run_stage() {
 
 for stage in "${stages[@]}"; do
   case "$stage" in
-    sanity|compat|units|integration|lint|changelog|build|bench) run_stage "$stage" ;;
+    sanity|compat|units|integration|lint|changelog|build|matrix|ee|galaxy|docs|bench) run_stage "$stage" ;;
     *) echo "run_all: unknown stage $stage" >&2; exit 2 ;;
   esac
 done

@@ -12,9 +12,11 @@ PYTHON=${LIVE_SMTP_PYTHON:-python3}
 # (dig): independent clients of the stand-in's token endpoint and DNS responder. app_smtp's tests read its output with
 # the applications' own parsers: php-cli (Nextcloud's config.php), prometheus-alertmanager (amtool check-config; its
 # daemon does not start without an init system), golang-go + golang-gopkg-ini.v1-dev (go-ini, Grafana's and Gitea's
-# ini parser, built in 2 s).
+# ini parser, built in 2 s). The docs stage: pandoc (the Markdown guides into the antsibull-docs site), chromium and
+# fonts-dejavu-core (headless screenshots of the site).
 apt_packages=(python3 python3-venv postfix msmtp swaks libnet-ssleay-perl curl bind9-dnsutils libsasl2-modules ca-certificates openssl rsync git shellcheck locales
-  php-cli prometheus-alertmanager golang-go golang-gopkg-ini.v1-dev)
+  php-cli prometheus-alertmanager golang-go golang-gopkg-ini.v1-dev
+  pandoc chromium fonts-dejavu-core)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -60,6 +62,7 @@ fi
 # A stand-in with the same interface builds pip from the interpreter's own ensurepip instead.
 cache="$HOME/.ansible/test/cache"
 mkdir -p "$cache"
+# 24_2: ansible-core 2.19; 25_2: 2.20 and 2.21 (the matrix cell, tests/matrix/cells.txt).
 for ver in 24_2 25_2; do
   cat > "$cache/get_pip_$ver.py" <<'PY'
 """Offline stand-in for ansible-test's get-pip bootstrap (written by tests/setup.sh)."""

@@ -228,7 +228,7 @@ format:
   returned: always
   type: str
   sample: ini
-keys:
+managed_keys:
   description: The keys this module manages in the file (paths joined by dots); values are never returned.
   returned: always
   type: list
@@ -434,7 +434,7 @@ def main():
     )
     params = module.params
     path = params["path"]
-    result = dict(changed=False, path=path, format=params["format"], keys=[], content_changed=False)
+    result = dict(changed=False, path=path, format=params["format"], managed_keys=[], content_changed=False)
     try:
         if params["content"] is not None and params["format"] != "content":
             raise _app_formats.AppFormatError("content goes with format: content")
@@ -443,7 +443,7 @@ def main():
         else:
             fmt, options, settings = plan(params)
         result["format"] = fmt
-        result["keys"] = [".".join(p) for p, _v, _s in settings]
+        result["managed_keys"] = [".".join(p) for p, _v, _s in settings]
         exists = os.path.exists(path)
         if not exists and not params["create"]:
             raise _app_formats.AppFormatError("the file does not exist and create is false")
