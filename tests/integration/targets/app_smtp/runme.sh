@@ -9,8 +9,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
-# shellcheck source=tests/integration/targets/setup_standin/standin.sh
-. ../setup_standin/standin.sh
+TARGET=app_smtp
+# shellcheck source=tests/integration/targets/setup_standin/target.sh
+. ../setup_standin/target.sh
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/app_smtp.XXXXXX")
 chmod 700 "$tmp"
@@ -220,11 +221,9 @@ grep -q 'Set delivery: local_relay' "$tmp/refusals.log" || fail "the role did no
 [ "$(find "$tmp/apps" -type f | wc -l)" -eq 15 ] || { ls -la "$tmp/apps"; fail "a refused run left a file behind"; }
 
 # No secret in any output: check, apply (-vvvv, --diff), idempotence, refusals, Django.
-for log in check_hidden check apply check_again idempotence refusals django alertmanager; do
-  if grep -n -F -e "$token" -e "$refresh_token" "$tmp/$log.log" >/dev/null; then
-    fail "a secret appears in the $log output"
-  fi
-done
+printf '%s\n' "$token" "$refresh_token" > "$tmp/secrets"
+secret_leaks "$tmp/secrets" "$tmp"/{check_hidden,check,apply,check_again,idempotence,refusals,django,alertmanager}.log \
+  || fail "a secret appears in these outputs"
 # The password's own prefix is not in any output either (it would show an encoding that hid only the token).
 if grep -l -F "p'a" "$tmp"/{check_hidden,check,apply,check_again,idempotence,refusals}.log; then
   fail "part of the password appears in the output"

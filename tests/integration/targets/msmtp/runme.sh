@@ -9,12 +9,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../setup_standin/standin.sh
-. "$here/../setup_standin/standin.sh"
+TARGET=msmtp
+# shellcheck source=../setup_standin/target.sh
+. "$here/../setup_standin/target.sh"
 
 # One run at a time on a host: the test writes /etc/msmtprc (and restores it), so two runs would save each other's.
-exec 9> /tmp/.mailops-live-smtp-msmtp-test.lock
-flock -w 900 9 || { echo "msmtp: another run of this test holds the lock for 15 minutes" >&2; exit 1; }
+target_lock /tmp/.mailops-live-smtp-msmtp-test.lock 900 || exit 1
 
 HYPOTHESIS_COUNT=${MSMTP_TEST_PASSWORDS:-200}
 T=$(mktemp -d /tmp/msmtp-test.XXXXXX)
@@ -41,9 +41,6 @@ cleanup() {
     rm -rf "$T"
   fi
 }
-
-fail() { echo "msmtp: FAIL: $*" >&2; exit 1; }
-pass() { echo "msmtp: ok: $*"; }
 
 standin_start "$T/standin" --lifetime 900 --accept-any-password --scenarios outlook,untrusted_cert,wrong_host_cert
 trap cleanup EXIT   # replaces standin.sh's trap: cleanup stops the stand-in itself, after reading the exit status

@@ -9,10 +9,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TARGET=postfix_relay
+# shellcheck source=../setup_standin/target.sh
+. "$here/../setup_standin/target.sh"
 # One host Postfix: two runs of this target at once (two checkouts on one machine) would reconfigure it under each
 # other. Wait for the other one.
-exec 9> /run/lock/mailops-live-smtp-postfix-relay.lock
-flock -w 1500 9 || { echo "FAIL: another postfix_relay test holds the lock" >&2; exit 1; }
+target_lock /run/lock/mailops-live-smtp-postfix-relay.lock 1500 || exit 1
 PY=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python}
 COUNT=${POSTFIX_RELAY_PASSWORDS:-200}
 start_time=$SECONDS
@@ -27,7 +29,6 @@ maps=$conf/live-smtp
 pipe_dir=/var/lib/mailops-live-smtp/postfix
 store_dir=/var/lib/mailops-live-smtp/oauth2/live-smtp
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
 # The role's pipe user and group (only when the role created them, by its comment): removed before, so check mode
 # meets a host without them as on a fresh machine, and after, so the test leaves no account behind.
 remove_pipe_user() {
@@ -61,9 +62,6 @@ getent passwd live-smtp >/dev/null && fail "a user live-smtp not made by the rol
 : > /var/log/postfix.log 2>/dev/null || true
 # A main.cf with a setting of the admin's own: the role must leave it alone.
 printf '%s\n' 'compatibility_level = 3.6' 'smtpd_banner = $myhostname ESMTP kept-by-postfix-relay-test' > "$conf/main.cf"
-
-# shellcheck source=../setup_standin/standin.sh
-. "$here/../setup_standin/standin.sh"
 
 step "generating $COUNT passwords (hypothesis, derandomized)"
 main_password="Vaulted pass: #1 % \"q\" 'a' {{ not_templated }} \\ é"
@@ -270,13 +268,9 @@ PY
 ready_refresh=$(standin_get accounts.refresh_token)
 echo "$ready_refresh" >> "$work/secrets"
 echo "secrets to look for: $(wc -l < "$work/secrets")"
-for out in check1.out apply1.out check2.out apply2.out bad.out unknown.out trailing.out generated.out; do
-  if grep -qF -f "$work/secrets" "$work/$out"; then
-    grep -nF -f "$work/secrets" "$work/$out" | head -n 3 | cut -c1-200
-    fail "a secret appears in the output $out"
-  fi
-done
-grep -qF -f "$work/secrets" /var/log/postfix.log && fail "a secret appears in the Postfix log"
+secret_leaks "$work/secrets" "$work"/{check1,apply1,check2,apply2,bad,unknown,trailing,generated}.out \
+  || fail "a secret appears in these outputs"
+secret_leaks "$work/secrets" /var/log/postfix.log || fail "a secret appears in the Postfix log"
 allowed="^($maps/sasl_passwd|$maps/sasl_passwd\\.(db|lmdb)|$store_dir/oauth\\.json)\$"
 # Not searched: this test's own directory and stand-in, the source tree (/work: the fixed test passwords are in
 # these scripts) and other tests' directories in /tmp; searched in /tmp: what Ansible and this role leave there.
