@@ -114,6 +114,10 @@ step "apply (-vvvv --diff)"
 playbook apply1.out main --diff -vvvv || { tail -n 60 "$work/apply1.out"; fail "apply failed"; }
 grep -q 'kept-by-postfix-relay-test' "$conf/main.cf" || fail "the admin's own main.cf setting was not kept"
 postfix status >/dev/null 2>&1 || fail "Postfix is not running after the role"
+# The pipe's msmtp asks the helper at the default paths (the role account's live_smtp_token_*), for the store the
+# oauth2_token role seeded.
+grep -qxF "passwordeval /usr/local/lib/mailops-live-smtp/live-smtp-token $store_dir/oauth.json" "$pipe_dir/msmtprc" \
+  || fail "pipe msmtprc: $(grep passwordeval "$pipe_dir/msmtprc")"
 main_sum=$(sum_main)
 
 step "check mode and a second run change nothing"
