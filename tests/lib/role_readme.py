@@ -55,8 +55,7 @@ def flatten(options, prefix=""):
         yield full, option
         if option.get("options"):
             sub_prefix = full + ("[]." if option.get("type") == "list" else ".")
-            for item in flatten(option["options"], sub_prefix):
-                yield item
+            yield from flatten(option["options"], sub_prefix)
 
 
 def markdown(text):

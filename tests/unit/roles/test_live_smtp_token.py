@@ -63,7 +63,8 @@ def helper(tmp_path):
 
 def run(helper, *args, stdin=None):
     return subprocess.run([sys.executable, "-I", helper["script"]] + list(args), input=stdin,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
+                          check=False)
 
 
 def seed_input(standin, refresh_token=None):
@@ -130,8 +131,8 @@ def test_seed_with_the_same_vaulted_token_changes_nothing(helper, standin):
     token = newest_refresh_token(standin)
     seed(helper, standin, refresh_token=token)
     before = file_state(helper["store"])
-    assert seed(helper, standin, refresh_token=token) == {"changed": False, "action": "unchanged",
-                                                            "store": helper["store"]}
+    unchanged = {"changed": False, "action": "unchanged", "store": helper["store"]}
+    assert seed(helper, standin, refresh_token=token) == unchanged
     assert file_state(helper["store"]) == before
 
 
@@ -244,7 +245,7 @@ def test_two_callers_with_an_expired_token_make_one_refresh(helper, standin):
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         callers = [subprocess.Popen([sys.executable, "-I", helper["script"], helper["store"]],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-                   for _ in range(2)]
+                   for _caller in range(2)]
         deadline = time.time() + 30
         while _lock_waiters(lock_path) < 2:
             assert time.time() < deadline, "the two callers never waited on the lock"

@@ -56,8 +56,7 @@ def _all_options(options, prefix=""):
         full = prefix + name
         yield full, option
         if option.get("options"):
-            for item in _all_options(option["options"], full + ("[]." if option.get("type") == "list" else ".")):
-                yield item
+            yield from _all_options(option["options"], full + ("[]." if option.get("type") == "list" else "."))
 
 
 def test_every_role_is_covered():

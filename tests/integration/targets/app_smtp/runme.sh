@@ -9,7 +9,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
-TARGET=app_smtp
+export TARGET=app_smtp   # read by target.sh
 # shellcheck source=tests/integration/targets/setup_standin/target.sh
 . ../setup_standin/target.sh
 

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TARGET=msmtp
+export TARGET=msmtp   # read by target.sh
 # shellcheck source=../setup_standin/target.sh
 . "$here/../setup_standin/target.sh"
 

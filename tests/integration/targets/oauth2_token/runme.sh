@@ -8,7 +8,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TARGET=oauth2_token
+export TARGET=oauth2_token   # read by target.sh
 # shellcheck source=../setup_standin/target.sh
 . "$here/../setup_standin/target.sh"
 

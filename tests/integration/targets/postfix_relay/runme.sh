@@ -9,7 +9,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TARGET=postfix_relay
+export TARGET=postfix_relay   # read by target.sh
 # shellcheck source=../setup_standin/target.sh
 . "$here/../setup_standin/target.sh"
 # One host Postfix: two runs of this target at once (two checkouts on one machine) would reconfigure it under each

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # What the role targets' runme.sh scripts share, besides the stand-in (standin.sh, sourced here too). Use:
 #   here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-#   TARGET=msmtp
+#   export TARGET=msmtp
 #   # shellcheck source=../setup_standin/target.sh
 #   . "$here/../setup_standin/target.sh"
 #
