@@ -221,9 +221,11 @@ grep -q 'Set delivery: local_relay' "$tmp/refusals.log" || fail "the role did no
 [ "$(find "$tmp/apps" -type f | wc -l)" -eq 15 ] || { ls -la "$tmp/apps"; fail "a refused run left a file behind"; }
 
 # No secret in any output: check, apply (-vvvv, --diff), idempotence, refusals, Django.
-printf '%s\n' "$token" "$refresh_token" > "$tmp/secrets"
-secret_leaks "$tmp/secrets" "$tmp"/{check_hidden,check,apply,check_again,idempotence,refusals,django,alertmanager}.log \
-  || fail "a secret appears in these outputs"
+for log in check_hidden check apply check_again idempotence refusals django alertmanager; do
+  if grep -n -F -e "$token" -e "$refresh_token" "$tmp/$log.log" >/dev/null; then
+    fail "a secret appears in the $log output"
+  fi
+done
 # The password's own prefix is not in any output either (it would show an encoding that hid only the token).
 if grep -l -F "p'a" "$tmp"/{check_hidden,check,apply,check_again,idempotence,refusals}.log; then
   fail "part of the password appears in the output"
