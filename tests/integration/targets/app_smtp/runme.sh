@@ -9,8 +9,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
-# shellcheck source=tests/integration/targets/setup_standin/standin.sh
-. ../setup_standin/standin.sh
+export TARGET=app_smtp   # read by target.sh
+# shellcheck source=tests/integration/targets/setup_standin/target.sh
+. ../setup_standin/target.sh
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/app_smtp.XXXXXX")
 chmod 700 "$tmp"

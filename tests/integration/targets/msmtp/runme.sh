@@ -9,18 +9,19 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../setup_standin/standin.sh
-. "$here/../setup_standin/standin.sh"
+export TARGET=msmtp   # read by target.sh
+# shellcheck source=../setup_standin/target.sh
+. "$here/../setup_standin/target.sh"
 
 # One run at a time on a host: the test writes /etc/msmtprc (and restores it), so two runs would save each other's.
-exec 9> /tmp/.mailops-live-smtp-msmtp-test.lock
-flock -w 900 9 || { echo "msmtp: another run of this test holds the lock for 15 minutes" >&2; exit 1; }
+target_lock /tmp/.mailops-live-smtp-msmtp-test.lock 900 || exit 1
 
 HYPOTHESIS_COUNT=${MSMTP_TEST_PASSWORDS:-200}
 T=$(mktemp -d /tmp/msmtp-test.XXXXXX)
 chmod 0755 "$T"   # test users traverse it (secrets, token stores and homes below have their own modes)
 mkdir -p "$T/out" "$T/home"
 sfx=$$
+stores="$T/token stores"   # a space: the role must quote the token paths it hands to msmtp's shell
 listed=lstml$sfx
 unlisted=lstmx$sfx
 peruser=lstmp$sfx
@@ -41,9 +42,6 @@ cleanup() {
     rm -rf "$T"
   fi
 }
-
-fail() { echo "msmtp: FAIL: $*" >&2; exit 1; }
-pass() { echo "msmtp: ok: $*"; }
 
 standin_start "$T/standin" --lifetime 900 --accept-any-password --scenarios outlook,untrusted_cert,wrong_host_cert
 trap cleanup EXIT   # replaces standin.sh's trap: cleanup stops the stand-in itself, after reading the exit status
@@ -93,7 +91,7 @@ msmtp_user_configs:
     accounts: [personal]
 msmtp_secret_dir: $T/secrets
 msmtp_token_helper: $T/lib/live-smtp-token
-msmtp_token_state_dir: $T/oauth2
+msmtp_token_state_dir: "$stores"
 msmtp_logfile: $T/msmtp.log
 msmtp_aliases_file: $T/aliases
 msmtp_aliases:
@@ -229,15 +227,18 @@ pass "check mode first changed nothing; apply changed=$changed; check mode and s
 [ "$(stat -c '%U %a' "$T/secrets/users/$peruser")" = "$peruser 700" ] || fail "user secret dir"
 [ "$(stat -c '%U %a' "$T/secrets/users/$peruser/personal")" = "$peruser 600" ] || fail "user secret file"
 [ "$(stat -c '%U %a' "$T/home/$peruser/.msmtprc")" = "$peruser 600" ] || fail "per-user .msmtprc"
-[ "$(stat -c '%U %G %a' "$T/oauth2/@$group/oauth.json")" = "root $group 660" ] || fail "shared token store"
-[ "$(stat -c '%a' "$T/oauth2/@$group")" = 770 ] || fail "shared token dir"
+[ "$(stat -c '%U %G %a' "$stores/@$group/oauth.json")" = "root $group 660" ] || fail "shared token store"
+[ "$(stat -c '%a' "$stores/@$group")" = 770 ] || fail "shared token dir"
+# The token paths reach msmtp's shell through passwordeval: a state directory with a space works only when quoted.
+grep -qxF "passwordeval $T/lib/live-smtp-token '$stores/@$group/oauth.json'" "$system_rc" \
+  || fail "passwordeval of the shared token store is not shell-quoted: $(grep passwordeval "$system_rc" | tail -n 1)"
 id -nG "$listed" | tr ' ' '\n' | grep -qx "$group" || fail "$listed is not in $group"
 id -nG "$unlisted" | tr ' ' '\n' | grep -qx "$group" && fail "$unlisted is in $group"
 head -n 3 "$system_rc" | grep -q "Ansible managed" || fail "no ansible_managed header"
 grep -q '^auth xoauth2$' "$system_rc" && grep -q '^tls_starttls on$' "$system_rc" \
   && grep -q "^tls_trust_file $STANDIN_CA\$" "$system_rc" && ! grep -q 'tls_certcheck' "$system_rc" \
   || fail "msmtprc TLS/auth lines"
-world=$(find "$T/secrets" "$T/oauth2" "$T/home" -type f -perm -o=r 2>/dev/null | grep -v '/\.\(profile\|bashrc\|bash_logout\)$' || true)
+world=$(find "$T/secrets" "$stores" "$T/home" -type f -perm -o=r 2>/dev/null | grep -v '/\.\(profile\|bashrc\|bash_logout\)$' || true)
 [ -z "$world" ] || fail "world-readable files: $world"
 pass "modes: msmtprc 0644 root (no secret), secrets 0640 root:$group / 0600 user, token store 0660 shared, nothing world-readable"
 
@@ -266,12 +267,12 @@ send listed_oauth "$listed" -a oauth rcpt@example.net
 check_delivery listed_oauth XOAUTH2 ""
 [ "$(last_auth secret)" = "$token1" ] || fail "the listed user did not share the cached token"
 # The cache expires; the listed user refreshes with the rotated refresh token root's refresh stored.
-token_store_expire "$T/oauth2/@$group/oauth.json"
+token_store_expire "$stores/@$group/oauth.json"
 send listed_oauth2 "$listed" -a oauth rcpt@example.net
 [ "$rc" = 0 ] || fail "$listed xoauth2 after expiry: $(cat "$T/out/listed_oauth2.err")"
 check_delivery listed_oauth2 XOAUTH2 ""
 [ "$(last_auth secret)" != "$token1" ] || fail "no new token after expiry"
-[ "$(stat -c '%G %a' "$T/oauth2/@$group/oauth.json")" = "$group 660" ] || fail "shared store after a user's refresh"
+[ "$(stat -c '%G %a' "$stores/@$group/oauth.json")" = "$group 660" ] || fail "shared store after a user's refresh"
 [ "$(run_play apply3 -v)" = 0 ] || fail "a run after a user's refresh is not idempotent"
 send root_oauth2 root -a oauth rcpt@example.net
 [ "$rc" = 0 ] || fail "root after the user's refresh: $(cat "$T/out/root_oauth2.err")"
@@ -293,7 +294,7 @@ pass "aliases (root -> $alias_target) and logfile work; 9 mails arrived"
 # --- an unlisted user can read neither secret and cannot send
 before=$(auth_lines)
 su -s /bin/sh "$unlisted" -c "cat $T/secrets/system/outlook" > /dev/null 2>&1 && fail "$unlisted read the system secret"
-su -s /bin/sh "$unlisted" -c "cat $T/oauth2/@$group/oauth.json" > /dev/null 2>&1 && fail "$unlisted read the token store"
+su -s /bin/sh "$unlisted" -c "cat $(printf %q "$stores/@$group/oauth.json")" > /dev/null 2>&1 && fail "$unlisted read the token store"
 send unlisted_pw "$unlisted" rcpt@example.net
 [ "$rc" != 0 ] || fail "$unlisted sent with the system password"
 send unlisted_oauth "$unlisted" -a oauth rcpt@example.net
@@ -367,7 +368,7 @@ secrets = set(sys.argv[3:]) | set(state["refresh_tokens"])
 secrets |= set(json.load(open(os.path.join(test_dir, "hpasswords.json"), encoding="utf-8")))
 secrets = {s for s in secrets if len(s.strip()) >= 6}   # short generated ones match by chance anywhere
 allowed = (os.path.join(test_dir, "secrets") + "/", os.path.join(test_dir, "hsecrets") + "/",
-           os.path.join(test_dir, "oauth2") + "/", os.path.join(test_dir, "standin") + "/",
+           os.path.join(test_dir, "token stores") + "/", os.path.join(test_dir, "standin") + "/",
            os.path.join(test_dir, "hpasswords.json"))
 leaks, checked = [], 0
 for root in (test_dir, "/etc/msmtprc"):

@@ -8,8 +8,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../setup_standin/standin.sh
-. "$here/../setup_standin/standin.sh"
+export TARGET=oauth2_token   # read by target.sh
+# shellcheck source=../setup_standin/target.sh
+. "$here/../setup_standin/target.sh"
 
 # A user of our own per run (a parallel run of the suite must not delete it under us).
 user=lsttok$$
@@ -31,9 +32,6 @@ cleanup() {
     groupdel "$user" 2>/dev/null || true
   fi
 }
-
-fail() { echo "oauth2_token: FAIL: $*" >&2; exit 1; }
-pass() { echo "oauth2_token: ok: $*"; }
 
 standin_start "$T/standin" --lifetime 600 --scenarios outlook,refused
 trap cleanup EXIT   # replaces standin.sh's trap: cleanup stops the stand-in itself, after reading the exit status

@@ -9,10 +9,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export TARGET=postfix_relay   # read by target.sh
+# shellcheck source=../setup_standin/target.sh
+. "$here/../setup_standin/target.sh"
 # One host Postfix: two runs of this target at once (two checkouts on one machine) would reconfigure it under each
 # other. Wait for the other one.
-exec 9> /run/lock/mailops-live-smtp-postfix-relay.lock
-flock -w 1500 9 || { echo "FAIL: another postfix_relay test holds the lock" >&2; exit 1; }
+target_lock /run/lock/mailops-live-smtp-postfix-relay.lock 1500 || exit 1
 PY=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python}
 COUNT=${POSTFIX_RELAY_PASSWORDS:-200}
 start_time=$SECONDS
@@ -27,7 +29,6 @@ maps=$conf/live-smtp
 pipe_dir=/var/lib/mailops-live-smtp/postfix
 store_dir=/var/lib/mailops-live-smtp/oauth2/live-smtp
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
 # The role's pipe user and group (only when the role created them, by its comment): removed before, so check mode
 # meets a host without them as on a fresh machine, and after, so the test leaves no account behind.
 remove_pipe_user() {
@@ -62,9 +63,6 @@ getent passwd live-smtp >/dev/null && fail "a user live-smtp not made by the rol
 # A main.cf with a setting of the admin's own: the role must leave it alone.
 printf '%s\n' 'compatibility_level = 3.6' 'smtpd_banner = $myhostname ESMTP kept-by-postfix-relay-test' > "$conf/main.cf"
 
-# shellcheck source=../setup_standin/standin.sh
-. "$here/../setup_standin/standin.sh"
-
 step "generating $COUNT passwords (hypothesis, derandomized)"
 main_password="Vaulted pass: #1 % \"q\" 'a' {{ not_templated }} \\ é"
 (
@@ -75,7 +73,6 @@ main_password="Vaulted pass: #1 % \"q\" 'a' {{ not_templated }} \\ é"
 )
 standin_start "$work/standin" --lifetime 900 --scenarios outlook,implicit_tls,untrusted_cert,wrong_host_cert \
   --accounts "$work/standin-accounts.json"
-"$PY" "$here/files/check_readme.py" "$STANDIN_ROOT/roles/postfix_relay"
 # standin_start's own EXIT trap would hide our exit status from restore: replace it.
 trap 'rc=$?; standin_stop; restore $rc' EXIT
 
@@ -117,6 +114,10 @@ step "apply (-vvvv --diff)"
 playbook apply1.out main --diff -vvvv || { tail -n 60 "$work/apply1.out"; fail "apply failed"; }
 grep -q 'kept-by-postfix-relay-test' "$conf/main.cf" || fail "the admin's own main.cf setting was not kept"
 postfix status >/dev/null 2>&1 || fail "Postfix is not running after the role"
+# The pipe's msmtp asks the helper at the default paths (the role account's live_smtp_token_*), for the store the
+# oauth2_token role seeded.
+grep -qxF "passwordeval /usr/local/lib/mailops-live-smtp/live-smtp-token $store_dir/oauth.json" "$pipe_dir/msmtprc" \
+  || fail "pipe msmtprc: $(grep passwordeval "$pipe_dir/msmtprc")"
 main_sum=$(sum_main)
 
 step "check mode and a second run change nothing"
@@ -271,13 +272,9 @@ PY
 ready_refresh=$(standin_get accounts.refresh_token)
 echo "$ready_refresh" >> "$work/secrets"
 echo "secrets to look for: $(wc -l < "$work/secrets")"
-for out in check1.out apply1.out check2.out apply2.out bad.out unknown.out trailing.out generated.out; do
-  if grep -qF -f "$work/secrets" "$work/$out"; then
-    grep -nF -f "$work/secrets" "$work/$out" | head -n 3 | cut -c1-200
-    fail "a secret appears in the output $out"
-  fi
-done
-grep -qF -f "$work/secrets" /var/log/postfix.log && fail "a secret appears in the Postfix log"
+secret_leaks "$work/secrets" "$work"/{check1,apply1,check2,apply2,bad,unknown,trailing,generated}.out \
+  || fail "a secret appears in these outputs"
+secret_leaks "$work/secrets" /var/log/postfix.log || fail "a secret appears in the Postfix log"
 allowed="^($maps/sasl_passwd|$maps/sasl_passwd\\.(db|lmdb)|$store_dir/oauth\\.json)\$"
 # Not searched: this test's own directory and stand-in, the source tree (/work: the fixed test passwords are in
 # these scripts) and other tests' directories in /tmp; searched in /tmp: what Ansible and this role leave there.
