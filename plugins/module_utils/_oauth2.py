@@ -156,7 +156,7 @@ TOKEN_ERRORS = (
                "Nothing can sign the client assertion: install the Python package cryptography or the openssl "
                "command on this host, or use a client secret.",
                "neither the cryptography package nor the openssl command is available"),
-    TokenError("invalid_client", ("invalid_client", "unauthorized_client"),
+    TokenError("invalid_client", ("AADSTS7000216", "invalid_client", "unauthorized_client"),
                "The client id or its credential was refused: check the app registration, the tenant and the secret "
                "or certificate.",
                "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the "
@@ -332,10 +332,14 @@ def _post(url, form, secrets, ca_file, validate_certs, timeout):
         raise OAuth2Error("endpoint_unreachable", "no answer from %s: %s" % (host, detail))
     except HTTPException as exc:
         raise OAuth2Error("bad_response", "broken HTTP answer from the token endpoint: %s" % _scrub(exc, secrets))
+    return status, body
+
+
+def _parse_body(status, body):
     if len(body) > _MAX_RESPONSE:
         raise OAuth2Error("bad_response", "the token endpoint answered more than %d bytes (HTTP %d)"
                           % (_MAX_RESPONSE, status))
-    return status, _read_json(body)
+    return _read_json(body)
 
 
 def _raise_for_error(status, data, secrets):
@@ -368,17 +372,24 @@ def _expires_in(value, default=3600):
     return number
 
 
-def _token_request(url, form, secrets, ca_file, validate_certs, timeout):
-    """One token request. Returns (started, the JSON object of a successful answer with a string access_token)."""
-    started = time.time()
-    status, data = _post(url, form, secrets, ca_file, validate_certs, timeout)
+def parse_token_response(status, body, secrets=(), scope=DEFAULT_SCOPE, refresh_token=None, started=None):
+    """A token endpoint's answer (HTTP status, raw body bytes) as a token dict (like refresh_access_token's), or
+    OAuth2Error: whatever the body holds, the error is clear and carries none of the given secrets."""
+    started = time.time() if started is None else started
+    data = _parse_body(status, body)
     _raise_for_error(status, data, secrets)
     if not data or not data.get("access_token"):
-        raise OAuth2Error("bad_response", "the token endpoint answered HTTP 200 without an access_token")
+        raise OAuth2Error("bad_response", "the token endpoint answered HTTP %d without an access_token" % status)
     for key in ("access_token", "token_type", "refresh_token", "scope"):
         if key in data and data[key] is not None and not isinstance(data[key], str):
             raise OAuth2Error("bad_response", "%s in the token response is not a string" % key)
-    return started, data
+    return _token_result(started, data, scope, refresh_token)
+
+
+def _token_request(url, form, secrets, ca_file, validate_certs, timeout, scope, refresh_token=None):
+    started = time.time()
+    status, body = _post(url, form, secrets, ca_file, validate_certs, timeout)
+    return parse_token_response(status, body, secrets, scope, refresh_token, started)
 
 
 def _token_result(started, data, scope, refresh_token=None):
@@ -416,8 +427,7 @@ def refresh_access_token(client_id, refresh_token, token_url=None, tenant="consu
     form = {"client_id": client_id, "grant_type": "refresh_token", "refresh_token": refresh_token, "scope": scope}
     if client_secret:
         form["client_secret"] = client_secret
-    started, data = _token_request(url, form, secrets, ca_file, validate_certs, timeout)
-    return _token_result(started, data, scope, refresh_token)
+    return _token_request(url, form, secrets, ca_file, validate_certs, timeout, scope, refresh_token)
 
 
 # --------------------------------------------------------------------------------- app-only: client credentials
@@ -609,8 +619,7 @@ def client_credentials_token(client_id, tenant, client_secret=None, certificate=
         form["client_assertion_type"] = JWT_BEARER
         form["client_assertion"] = assertion
         secrets.append(assertion)
-    started, data = _token_request(url, form, secrets, ca_file, validate_certs, timeout)
-    result = _token_result(started, data, scope)
+    result = _token_request(url, form, secrets, ca_file, validate_certs, timeout, scope)
     result.pop("refresh_token", None)
     result.pop("rotated", None)
     result["credential"] = "secret" if client_secret else "certificate"
@@ -628,7 +637,8 @@ def device_code_start(client_id, tenant="consumers", scope=DEFAULT_SCOPE, token_
     url = endpoint_url(tenant, "devicecode", token_url)
     scope = scope or DEFAULT_SCOPE
     started = time.time() if now is None else now
-    status, data = _post(url, {"client_id": client_id, "scope": scope}, (), ca_file, validate_certs, timeout)
+    status, body = _post(url, {"client_id": client_id, "scope": scope}, (), ca_file, validate_certs, timeout)
+    data = _parse_body(status, body)
     _raise_for_error(status, data, ())
     if not data:
         raise OAuth2Error("bad_response", "the devicecode endpoint did not answer a JSON object")
@@ -659,8 +669,7 @@ def device_code_poll(client_id, device_code, tenant="consumers", token_url=None,
     form = {"client_id": client_id, "grant_type": DEVICE_CODE_GRANT, "device_code": device_code}
     if client_secret:
         form["client_secret"] = client_secret
-    started, data = _token_request(url, form, (device_code, client_secret), ca_file, validate_certs, timeout)
-    return _token_result(started, data, DEFAULT_SCOPE)
+    return _token_request(url, form, (device_code, client_secret), ca_file, validate_certs, timeout, DEFAULT_SCOPE)
 
 
 def device_code_wait(client_id, start, tenant="consumers", token_url=None, client_secret=None, ca_file=None,
@@ -714,7 +723,7 @@ class LoopbackReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's name
-                query = parse_qs(urlsplit(self.path).query)
+                query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
                 if receiver.result is None and ("code" in query or "error" in query):
                     receiver.result = dict((k, v[0]) for k, v in query.items())
                     receiver.done.set()
@@ -775,8 +784,8 @@ def authorization_code_token(client_id, code, redirect_uri, code_verifier, tenan
             "code_verifier": code_verifier, "scope": scope or DEFAULT_SCOPE}
     if client_secret:
         form["client_secret"] = client_secret
-    started, data = _token_request(url, form, (code, code_verifier, client_secret), ca_file, validate_certs, timeout)
-    return _token_result(started, data, scope or DEFAULT_SCOPE)
+    return _token_request(url, form, (code, code_verifier, client_secret), ca_file, validate_certs, timeout,
+                          scope or DEFAULT_SCOPE)
 
 
 def authorization_code_login(client_id, open_url, tenant="consumers", scope=DEFAULT_SCOPE, token_url=None, port=0,
