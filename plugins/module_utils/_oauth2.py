@@ -214,7 +214,8 @@ def classify_error(error, description="", codes=()):
     for entry in TOKEN_ERRORS:
         if error in entry.codes:
             return entry.word
-    return re.sub(r"[^a-z0-9_]", "_", error.lower())[:64] or "bad_response"
+    word = re.sub(r"[^a-z0-9_]", "_", error.lower())[:64].strip("_")
+    return word if re.match(r"\A[a-z][a-z0-9_]*\Z", word) else "bad_response"
 
 
 class OAuth2Error(ValueError):

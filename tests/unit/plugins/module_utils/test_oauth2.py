@@ -285,7 +285,8 @@ def test_the_app_mailbox_hint_names_both_powershell_commands():
     ("slow_down", "", [], "slow_down"),
     ("consent_required", "", [], "consent_missing"),
     ("invalid_request", "AADSTS90010: The grant type is not supported over the /common", [], "tenant_required"),
-    ("Strange Error!", "", [], "strange_error_"),
+    ("Strange Error!", "", [], "strange_error"),
+    (":", "", [], "bad_response"),
     ("", "", [], "bad_response"),
 ])
 def test_classify_error(error, description, codes, word):
