@@ -591,7 +591,8 @@ class Store:
     def device_decide(self, action, user_code=None, user=None):
         """Test-only: approve, deny or expire a pending device code (the newest one when no user_code is given)."""
         pending = [(info['created'], code, info) for code, info in self.device_codes.items()
-                   if info['state'] == 'pending' and (not user_code or info['user_code'] == user_code)]
+                   if info['state'] == 'pending' and info['expires'] > time.time()
+                   and (not user_code or info['user_code'] == user_code)]
         if not pending:
             return None
         _created, _code, info = max(pending, key=lambda item: item[0])
@@ -601,7 +602,7 @@ class Store:
         elif action == 'deny':
             info['state'] = 'denied'
         else:
-            info['expires'] = time.time() - 1
+            info['state'] = 'expired'
         self.save()
         return info['user_code']
 
@@ -614,7 +615,7 @@ class Store:
         if info['state'] == 'redeemed':
             return 400, aad_error('invalid_grant', 70000, "The provided value for the input parameter 'device_code' "
                                   'is not valid. It was already redeemed.')
-        if now >= info['expires']:
+        if now >= info['expires'] or info['state'] == 'expired':
             return 400, aad_error('expired_token', 70020, "The provided value for the input parameter 'device_code' "
                                   'is not valid. Device code expired.')
         if info['state'] == 'denied':
