@@ -45,7 +45,7 @@ REFRESH_INACTIVITY = 90 * 86400
 DEFAULT_USER = 'standin@outlook.com'
 CERT_NAMES = ('localhost', 'smtp-mail.outlook.com', 'smtp.office365.com', 'smtp.live.com')
 
-# Microsoft's reply texts (docs OUTLOOK-FACTS.md); the classifier in plugins/module_utils/_outlook.py is tested on them.
+# Microsoft's reply texts (docs/reasons.md); the classifier in plugins/module_utils/_outlook.py is tested on them.
 R_AUTH_OK = '235 2.7.0 Authentication successful'
 R_AUTH_FAILED = '535 5.7.3 Authentication unsuccessful'
 R_UNRECOGNIZED_AUTH = '504 5.7.4 Unrecognized authentication type'
