@@ -21,7 +21,7 @@ ASSERTION = "eyJhbGciOi.eyJhdWQiOi.signature-part"
 SECRETS = (REFRESH, SECRET, ASSERTION)
 TRIED = {"token responses": 0, "device code answers": 0, "loopback redirects": 0}
 # A few thousand inputs, a few seconds: the budget is the example count, not a timed assertion.
-BUDGET = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+BUDGET = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
 
 @pytest.fixture(scope="module", autouse=True)
