@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import calendar
 import collections
 import hashlib
 import json
@@ -487,6 +488,50 @@ def certificate_der(certificate):
 def certificate_thumbprint(certificate):
     """x5t#S256: base64url of the SHA-256 of the DER certificate (what the app registration shows, hashed anew)."""
     return _b64url(hashlib.sha256(certificate_der(certificate)).digest())
+
+
+def _der_items(data, start, end):
+    """(tag, content start, content end) of each DER item between start and end."""
+    items = []
+    pos = start
+    while pos < end:
+        tag = data[pos]
+        length = data[pos + 1]
+        pos += 2
+        if length & 0x80:
+            count = length & 0x7F
+            if not 0 < count <= 4:
+                raise ValueError("unsupported DER length")
+            length = int.from_bytes(data[pos:pos + count], "big")
+            pos += count
+        if pos + length > end:
+            raise ValueError("truncated DER")
+        items.append((tag, pos, pos + length))
+        pos += length
+    return items
+
+
+def certificate_expiry(certificate):
+    """notAfter of the certificate (PEM path or text) as epoch seconds; for days-left warnings. Pure DER reading, no
+    signer needed. Raises OAuth2Error (certificate_invalid)."""
+    der = certificate_der(certificate)
+    try:
+        cert = _der_items(der, 0, len(der))[0]
+        tbs = _der_items(der, cert[1], cert[2])[0]
+        fields = _der_items(der, tbs[1], tbs[2])
+        if fields[0][0] == 0xA0:  # explicit version
+            fields = fields[1:]
+        validity = _der_items(der, fields[3][1], fields[3][2])
+        tag, start, end = validity[1]
+        text = der[start:end].decode("ascii")
+        if tag == 0x17:  # UTCTime: YYMMDDHHMMSSZ, years 1950-2049
+            year = int(text[:2])
+            text = ("19" if year >= 50 else "20") + text
+        elif tag != 0x18:
+            raise ValueError("notAfter is not a time")
+        return calendar.timegm(time.strptime(text[:14], "%Y%m%d%H%M%S"))
+    except (IndexError, ValueError, UnicodeDecodeError):
+        raise OAuth2Error("certificate_invalid", "cannot read the certificate's validity")
 
 
 def _private_key_pem(private_key, certificate):

@@ -360,6 +360,24 @@ def test_both_signers_sign_alike_and_jti_is_unique(app_cert):
     assert len(jtis) == 5
 
 
+def test_certificate_expiry_reads_not_after(app_cert, tmp_path):
+    expected = app_cert["cert"].not_valid_after_utc.timestamp()
+    assert _oauth2.certificate_expiry(app_cert["cert_file"]) == expected
+    assert _oauth2.certificate_expiry(app_cert["both"]) == expected
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "far")])
+    far = __import__("datetime").datetime(2061, 5, 4, 3, 2, 1, tzinfo=__import__("datetime").timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(far.replace(year=2020)).not_valid_after(far).sign(key, hashes.SHA256()))
+    path = tmp_path / "far.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    assert _oauth2.certificate_expiry(str(path)) == far.timestamp()  # GeneralizedTime after 2049
+    path.write_text("-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n")
+    with pytest.raises(_oauth2.OAuth2Error) as info:
+        _oauth2.certificate_expiry(str(path))
+    assert info.value.reason == "certificate_invalid"
+
+
 def test_pem_text_works_like_files(app_cert):
     jwt = _oauth2.client_assertion("c", "https://x/t", app_cert["cert_pem"], app_cert["key_pem"], signer="openssl")
     assert jwt.count(".") == 2
