@@ -243,19 +243,19 @@ def test_client_credentials_with_a_secret_and_the_mailbox_grant(store):
     assert app_grant(store, tenant=standin.TENANT_DOMAIN, client_secret=valid_secret(store.apps[0]))[0] == 200
 
 
-@pytest.mark.parametrize('case, status, error, code', [
-    ('expired_secret', 401, 'invalid_client', 7000222),
-    ('wrong_secret', 401, 'invalid_client', 7000215),
-    ('no_credential', 401, 'invalid_client', 7000216),
-    ('unknown_app', 400, 'unauthorized_client', 700016),
-    ('unknown_tenant', 400, 'invalid_request', 90002),
-    ('consumers', 400, 'invalid_request', 90010),
-    ('common', 400, 'invalid_request', 90010),
-    ('smtp_send_scope', 400, 'invalid_scope', 1002012),
-    ('no_scope', 400, 'invalid_scope', 70011),
-    ('no_consent', 400, 'invalid_grant', 65001),
+@pytest.mark.parametrize('case, status, error, code, word', [
+    ('expired_secret', 401, 'invalid_client', 7000222, 'client_secret_expired'),
+    ('wrong_secret', 401, 'invalid_client', 7000215, 'client_secret_invalid'),
+    ('no_credential', 401, 'invalid_client', 7000216, 'invalid_client'),
+    ('unknown_app', 400, 'unauthorized_client', 700016, 'app_not_found'),
+    ('unknown_tenant', 400, 'invalid_request', 90002, 'tenant_not_found'),
+    ('consumers', 400, 'invalid_request', 90010, 'tenant_required'),
+    ('common', 400, 'invalid_request', 90010, 'tenant_required'),
+    ('smtp_send_scope', 400, 'invalid_scope', 1002012, 'scope_needs_default'),
+    ('no_scope', 400, 'invalid_scope', 70011, 'scope_invalid'),
+    ('no_consent', 400, 'invalid_grant', 65001, 'consent_missing'),
 ])
-def test_client_credentials_errors(store, case, status, error, code):
+def test_client_credentials_errors(store, case, status, error, code, word):
     app = store.apps[0]
     secret = valid_secret(app)
     kwargs = {'client_secret': secret}
@@ -279,8 +279,8 @@ def test_client_credentials_errors(store, case, status, error, code):
         app = store.apps[2]
         kwargs['client_secret'] = valid_secret(app)
     body = expect_error(app_grant(store, app, **kwargs), status, error, code)
-    if case != 'unknown_app':
-        assert _oauth2.classify_error(body['error'], body['error_description'], body['error_codes']) != 'bad_response'
+    # What the stand-in answers becomes the word the client reports.
+    assert _oauth2.classify_error(body['error'], body['error_description'], body['error_codes']) == word
 
 
 def assertion(store, pki, cert='app', **overrides):
@@ -353,9 +353,11 @@ def test_device_code_flow(store, monkeypatch):
     assert start['verification_uri'] == 'https://microsoft.com/devicelogin' and start['user_code'] in start['message']
     clock = [time.time()]
     monkeypatch.setattr(standin.time, 'time', lambda: clock[0])
-    expect_error(device_poll(store, start['device_code']), 400, 'authorization_pending', 70016)
+    body = expect_error(device_poll(store, start['device_code']), 400, 'authorization_pending', 70016)
+    assert _oauth2.classify_error(body['error'], body['error_description'], body['error_codes']) == \
+        'authorization_pending'
     clock[0] += 1
-    assert device_poll(store, start['device_code'])[1]['error'] == 'slow_down'
+    assert _oauth2.classify_error(device_poll(store, start['device_code'])[1]['error']) == 'slow_down'
     clock[0] += 5
     assert store.device_decide('approve', start['user_code']) == start['user_code']
     status, body = device_poll(store, start['device_code'])
@@ -370,12 +372,14 @@ def test_device_code_flow(store, monkeypatch):
 def test_device_code_denied_or_expired(store, action, error, code):
     _status, start = device_start(store)
     assert store.device_decide(action) == start['user_code']  # the newest pending code
-    expect_error(device_poll(store, start['device_code']), 400, error, code)
+    body = expect_error(device_poll(store, start['device_code']), 400, error, code)
+    assert _oauth2.classify_error(body['error'], body['error_description'], body['error_codes']) == error
     assert store.device_decide('approve') is None  # nothing pending any more
 
 
 def test_device_code_errors(store):
-    assert device_poll(store, 'unknown')[1]['error'] == 'bad_verification_code'
+    body = device_poll(store, 'unknown')[1]
+    assert _oauth2.classify_error(body['error'], body['error_description']) == 'bad_verification_code'
     expect_error(device_start(store, client_id='unknown'), 400, 'unauthorized_client', 700016)
     expect_error(store.device_start({'client_id': store.client_id, 'scope': 'x'}, 'nosuch.example'), 400,
                  'invalid_request', 90002)
@@ -438,7 +442,9 @@ def test_refresh_token_inactivity_limit(tmp_path, monkeypatch):
 
 def test_revoked_refresh_tokens(store):
     assert store.revoke(USER) == 1
-    expect_error(grant(store, store.accounts[0]['refresh_token']), 400, 'invalid_grant', 50173)
+    body = expect_error(grant(store, store.accounts[0]['refresh_token']), 400, 'invalid_grant', 50173)
+    assert _oauth2.classify_error(body['error'], body['error_description'], body['error_codes']) == 'grant_revoked'
+
 
 
 def test_confidential_delegated_client(tmp_path):
@@ -446,7 +452,9 @@ def test_confidential_delegated_client(tmp_path):
     accounts.write_text(json.dumps({'accounts': [{'user': USER, 'client_secret': 'the-secret'}]}), encoding='utf-8')
     store = standin.Store(str(tmp_path), str(accounts))
     token = store.accounts[0]['refresh_token']
-    expect_error(grant(store, token), 401, 'invalid_client', 7000218)
+    body = expect_error(grant(store, token), 401, 'invalid_client', 7000218)
+    assert _oauth2.classify_error(body['error'], body['error_description'], body['error_codes']) == \
+        'public_client_needs_secret'
     expect_error(grant(store, token, client_secret='nope'), 401, 'invalid_client', 7000215)
     assert grant(store, token, client_secret='the-secret')[0] == 200
 
