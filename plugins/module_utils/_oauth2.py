@@ -26,6 +26,7 @@ import calendar
 import collections
 import hashlib
 import json
+import math
 import os
 import re
 import secrets as _secrets
@@ -369,7 +370,7 @@ def _expires_in(value, default=3600):
         number = float(value)
     except ValueError:
         raise OAuth2Error("bad_response", "expires_in is not a number")
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise OAuth2Error("bad_response", "expires_in is not a number")
     return number
 

@@ -576,7 +576,7 @@ class Store:
             return 400, aad_error('invalid_request', 900144,
                                   "The request body must contain the following parameter: 'scope'.")
         device_code = 'DAQABAAEAAA' + secrets.token_urlsafe(150)
-        user_code = ''.join(secrets.choice('ABCDEFGHJKLMNPQRSTUVWXYZ23456789') for _ in range(9))
+        user_code = ''.join(secrets.choice('ABCDEFGHJKLMNPQRSTUVWXYZ23456789') for _position in range(9))
         self.device_codes[device_code] = {'client_id': client_id, 'scope': scope, 'user_code': user_code,
                                           'expires': time.time() + self.device_expires_in, 'state': 'pending',
                                           'user': None, 'last_poll': 0, 'created': time.time()}

@@ -496,7 +496,7 @@ def test_http_routes(tmp_path, pki):
     assert server.http_route('POST', '/standin/device', {}, {'action': 'approve'}, '')[0] == 404
     assert server.http_route('POST', '/standin/device', {}, {'action': 'nope'}, '')[0] == 400
     assert server.http_route('GET', '/standin/device', {}, {}, '')[0] == 405
-    status, body, _ = server.http_route('POST', '/consumers/oauth2/v2.0/devicecode', {},
+    status, body, _location = server.http_route('POST', '/consumers/oauth2/v2.0/devicecode', {},
                                         {'client_id': server.store.client_id, 'scope': 'x offline_access'}, '')
     assert status == 200
     assert server.http_route('POST', '/standin/device', {'user_code': body['user_code']}, {'action': 'deny'},
@@ -511,7 +511,7 @@ def test_http_routes(tmp_path, pki):
     assert server.http_route('GET', '/consumers/oauth2/v2.0/token', {}, {}, '')[0] == 405
     assert server.http_route('POST', '/x/y', {}, {}, '')[0] == 404
     # The audience of an assertion is the token URL as the client addressed it (Host header).
-    status, body, _ = server.http_route('POST', '/%s/oauth2/v2.0/token' % server.store.tenant_id, {}, {
+    status, body, _location = server.http_route('POST', '/%s/oauth2/v2.0/token' % server.store.tenant_id, {}, {
         'grant_type': 'client_credentials', 'client_id': server.store.apps[0]['client_id'],
         'scope': standin.APP_SCOPE, 'client_assertion_type': standin.JWT_BEARER,
         'client_assertion': _oauth2.client_assertion(

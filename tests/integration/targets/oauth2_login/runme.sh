@@ -70,8 +70,8 @@ finish() {  # finish: sets rc to the exit status of the background playbook
   bg_pid=
 }
 decide() {  # decide ACTION: approve/deny/expire the pending device code once the playbook has asked for one
-  local i answer
-  for i in $(seq 1 120); do
+  local answer
+  for _ in $(seq 1 120); do
     if answer=$(curl -sS -f --cacert "$STANDIN_CA" -d "action=$1" "$control/device" 2>/dev/null); then
       python3 -c 'import json, sys; print(json.loads(sys.argv[1])["user_code"])' "$answer"
       return 0
@@ -143,7 +143,8 @@ diff "$T/rest.before" "$T/rest.after" > "$T/out/rest.diff" || fail "device1: lin
 [ "$(stat -c %a "$vars")" = 600 ] || fail "device1: mode $(stat -c %a "$vars"), not 600"
 grep -q "# a comment after the vaulted block" "$vars" && grep -q "# trailing comment stays" "$vars" \
   || fail "device1: comments were lost"
-ls -A "$T" | grep -q '^\.vault\.yml\.' && fail "device1: a temporary file was left behind" || true
+leftovers=$(find "$T" -maxdepth 1 -name '.vault.yml.*' | wc -l)
+[ "$leftovers" = 0 ] || fail "device1: a temporary file was left behind"
 pass "device code: approved as $code, vault file decrypts (ansible-vault) to the issued token, rest unchanged, 0600"
 
 # The refresh token works: redeem it at the token endpoint.
@@ -207,6 +208,7 @@ pass "rerun: only vault_outlook_refresh_token changed, it decrypts to the new to
 
 # -------------------------------------------------------- authorization code with PKCE and a loopback redirect
 # The "browser" is curl: it follows the stand-in's redirect to the playbook's loopback listener.
+# shellcheck disable=SC2016  # $1 is for the generated script, not for this shell
 printf '#!/bin/sh\nexec curl -sS -L --max-time 30 --cacert %s -o /dev/null "$1"\n' "$STANDIN_CA" > "$T/browser"
 chmod 0755 "$T/browser"
 BROWSER="$T/browser %s" login pkce --vault-password-file "$T/vault-pass" -e oauth2_login_flow=auth_code

@@ -356,7 +356,7 @@ def test_both_signers_sign_alike_and_jti_is_unique(app_cert):
     assert _oauth2.sign_rs256(app_cert["key_pem"], data, "cryptography") == \
         _oauth2.sign_rs256(app_cert["key_pem"], data, "openssl")  # PKCS#1 v1.5 is deterministic
     jtis = {_decode(_oauth2.client_assertion("c", "https://x/t", app_cert["both"]).split(".")[1])["jti"]
-            for _ in range(5)}
+            for _attempt in range(5)}
     assert len(jtis) == 5
 
 
