@@ -446,7 +446,6 @@ def test_revoked_refresh_tokens(store):
     assert _oauth2.classify_error(body['error'], body['error_description'], body['error_codes']) == 'grant_revoked'
 
 
-
 def test_confidential_delegated_client(tmp_path):
     accounts = tmp_path / 'accounts.json'
     accounts.write_text(json.dumps({'accounts': [{'user': USER, 'client_secret': 'the-secret'}]}), encoding='utf-8')
@@ -497,7 +496,8 @@ def test_http_routes(tmp_path, pki):
     assert server.http_route('POST', '/standin/device', {}, {'action': 'nope'}, '')[0] == 400
     assert server.http_route('GET', '/standin/device', {}, {}, '')[0] == 405
     status, body, _location = server.http_route('POST', '/consumers/oauth2/v2.0/devicecode', {},
-                                        {'client_id': server.store.client_id, 'scope': 'x offline_access'}, '')
+                                                {'client_id': server.store.client_id, 'scope': 'x offline_access'},
+                                                '')
     assert status == 200
     assert server.http_route('POST', '/standin/device', {'user_code': body['user_code']}, {'action': 'deny'},
                              '')[:2] == (200, {'user_code': body['user_code'], 'action': 'deny'})
