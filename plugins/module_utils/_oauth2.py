@@ -216,27 +216,34 @@ def classify_error(error, description="", codes=()):
     for entry in TOKEN_ERRORS:
         if error in entry.codes:
             return entry.word
-    word = re.sub(r"[^a-z0-9_]", "_", error.lower())[:64].strip("_")
+    return _error_word(error)
+
+
+def _error_word(error):
+    """The endpoint's own error string as a safe word (what refresh_access_token's callers have always seen)."""
+    word = re.sub(r"[^a-z0-9_]", "_", str(error or "").lower())[:64].strip("_")
     return word if re.match(r"\A[a-z][a-z0-9_]*\Z", word) else "bad_response"
 
 
 class OAuth2Error(ValueError):
     """A grant failed. reason: a stable word of TOKEN_ERRORS (or the endpoint's own error string when unknown);
-    description: what happened, never a secret; hint: what to do; error/codes: the endpoint's error and AADSTS numbers."""
+    description: what happened, never a secret; hint: what to do; error/codes: the endpoint's error and AADSTS numbers.
+    word: always the stable word (refresh_access_token's default legacy mode puts the endpoint's error in reason)."""
 
-    def __init__(self, reason, description, hint=None, error=None, codes=()):
+    def __init__(self, reason, description, hint=None, error=None, codes=(), word=None):
         super(OAuth2Error, self).__init__("%s: %s" % (reason, description))
         self.reason = reason
         self.description = description
-        self.hint = hint or hint_for(reason)
+        self.word = word or reason
+        self.hint = hint or hint_for(self.word)
         self.error = error or reason
         self.codes = tuple(codes)
 
     @property
     def needs_sign_in(self):
         """True when only a new interactive sign-in (a new refresh token) can fix it."""
-        return self.reason in ("invalid_grant", "refresh_token_expired", "grant_revoked", "consent_missing",
-                               "interaction_required") or self.error in ("invalid_grant", "interaction_required")
+        return self.word in ("invalid_grant", "refresh_token_expired", "grant_revoked", "consent_missing",
+                             "interaction_required") or self.error in ("invalid_grant", "interaction_required")
 
 
 def token_url_for(tenant="consumers"):
@@ -345,8 +352,9 @@ def _parse_body(status, body):
     return _read_json(body)
 
 
-def _raise_for_error(status, data, secrets):
-    """Turn an OAuth2 error body (any status) into OAuth2Error; a non-200 without one is bad_response."""
+def _raise_for_error(status, data, secrets, words=True):
+    """Turn an OAuth2 error body (any status) into OAuth2Error; a non-200 without one is bad_response. words=False
+    keeps the endpoint's own error string as reason (what callers of refresh_access_token have always seen)."""
     error = data.get("error") if data else None
     if error is not None and not isinstance(error, str):
         raise OAuth2Error("bad_response", "HTTP %d from the token endpoint with a malformed error field" % status)
@@ -355,8 +363,10 @@ def _raise_for_error(status, data, secrets):
         description = description if isinstance(description, str) and description else error
         codes = data.get("error_codes")
         codes = [c for c in codes if isinstance(c, int) and not isinstance(c, bool)] if isinstance(codes, list) else []
-        reason = classify_error(error, description, codes)
-        raise OAuth2Error(reason, _scrub(description, secrets), error=_scrub(error, secrets)[:64], codes=codes)
+        word = classify_error(error, description, codes)
+        reason = word if words else _error_word(error)
+        raise OAuth2Error(reason, _scrub(description, secrets), error=_scrub(error, secrets)[:64], codes=codes,
+                          word=word)
     if status != 200:
         raise OAuth2Error("bad_response", "HTTP %d from the token endpoint without an OAuth2 error" % status)
 
@@ -375,12 +385,13 @@ def _expires_in(value, default=3600):
     return number
 
 
-def parse_token_response(status, body, secrets=(), scope=DEFAULT_SCOPE, refresh_token=None, started=None):
+def parse_token_response(status, body, secrets=(), scope=DEFAULT_SCOPE, refresh_token=None, started=None,
+                         words=True):
     """A token endpoint's answer (HTTP status, raw body bytes) as a token dict (like refresh_access_token's), or
     OAuth2Error: whatever the body holds, the error is clear and carries none of the given secrets."""
     started = time.time() if started is None else started
     data = _parse_body(status, body)
-    _raise_for_error(status, data, secrets)
+    _raise_for_error(status, data, secrets, words)
     if not data or not data.get("access_token"):
         raise OAuth2Error("bad_response", "the token endpoint answered HTTP %d without an access_token" % status)
     for key in ("access_token", "token_type", "refresh_token", "scope"):
@@ -389,10 +400,10 @@ def parse_token_response(status, body, secrets=(), scope=DEFAULT_SCOPE, refresh_
     return _token_result(started, data, scope, refresh_token)
 
 
-def _token_request(url, form, secrets, ca_file, validate_certs, timeout, scope, refresh_token=None):
+def _token_request(url, form, secrets, ca_file, validate_certs, timeout, scope, refresh_token=None, words=True):
     started = time.time()
     status, body = _post(url, form, secrets, ca_file, validate_certs, timeout)
-    return parse_token_response(status, body, secrets, scope, refresh_token, started)
+    return parse_token_response(status, body, secrets, scope, refresh_token, started, words)
 
 
 def _token_result(started, data, scope, refresh_token=None):
@@ -418,9 +429,11 @@ def _check_client_id(client_id):
 # -------------------------------------------------------------------------------------------- delegated: refresh
 
 def refresh_access_token(client_id, refresh_token, token_url=None, tenant="consumers", scope=DEFAULT_SCOPE,
-                         client_secret=None, ca_file=None, validate_certs=True, timeout=10.0):
+                         client_secret=None, ca_file=None, validate_certs=True, timeout=10.0, words=False):
     """Run the refresh-token grant. Returns access_token, token_type, expires_at (epoch seconds), refresh_token
-    (the new one when Microsoft rotated it, else the one given), rotated and scope. Raises OAuth2Error."""
+    (the new one when Microsoft rotated it, else the one given), rotated and scope. Raises OAuth2Error: with
+    words=True its reason is the stable word; by default (existing callers) the endpoint's error string, as before,
+    with the stable word in .word and its hint in .hint either way."""
     secrets = (refresh_token, client_secret)
     _check_client_id(client_id)
     if not refresh_token:
@@ -430,7 +443,7 @@ def refresh_access_token(client_id, refresh_token, token_url=None, tenant="consu
     form = {"client_id": client_id, "grant_type": "refresh_token", "refresh_token": refresh_token, "scope": scope}
     if client_secret:
         form["client_secret"] = client_secret
-    return _token_request(url, form, secrets, ca_file, validate_certs, timeout, scope, refresh_token)
+    return _token_request(url, form, secrets, ca_file, validate_certs, timeout, scope, refresh_token, words)
 
 
 # --------------------------------------------------------------------------------- app-only: client credentials

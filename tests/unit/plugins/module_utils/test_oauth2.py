@@ -152,29 +152,35 @@ def test_no_rotation_keeps_the_given_refresh_token(endpoint, pki):
     assert "client_secret" not in endpoint.requests[0][2]
 
 
-@pytest.mark.parametrize("status, body, reason", [
+@pytest.mark.parametrize("status, body, reason, word", [
     (400, {"error": "invalid_grant",
            "error_description": "AADSTS70000: The provided value for the input parameter 'refresh_token' is not valid."},
-     "invalid_grant"),
+     "invalid_grant", "invalid_grant"),
     (401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."},
-     "client_secret_invalid"),
-    (400, {"error": "invalid_scope", "error_description": "AADSTS70011"}, "scope_invalid"),
+     "invalid_client", "client_secret_invalid"),
+    (400, {"error": "invalid_scope", "error_description": "AADSTS70011"}, "invalid_scope", "scope_invalid"),
     (400, {"error": "invalid_grant", "error_description": "AADSTS700082: expired", "error_codes": [700082]},
-     "refresh_token_expired"),
-    (400, {"error": "weird_thing", "error_description": "?"}, "weird_thing"),
-    (500, b"<html>oops</html>", "bad_response"),
-    (200, b"not json", "bad_response"),
-    (200, {"token_type": "Bearer"}, "bad_response"),
-    (200, {"access_token": "x", "expires_in": "soon"}, "bad_response"),
+     "invalid_grant", "refresh_token_expired"),
+    (400, {"error": "invalid_grant", "error_description": "AADSTS50173: revoked"}, "invalid_grant", "grant_revoked"),
+    (400, {"error": "weird_thing", "error_description": "?"}, "weird_thing", "weird_thing"),
+    (500, b"<html>oops</html>", "bad_response", "bad_response"),
+    (200, b"not json", "bad_response", "bad_response"),
+    (200, {"token_type": "Bearer"}, "bad_response", "bad_response"),
+    (200, {"access_token": "x", "expires_in": "soon"}, "bad_response", "bad_response"),
 ])
-def test_refresh_errors(endpoint, pki, status, body, reason):
+def test_refresh_errors(endpoint, pki, status, body, reason, word):
+    """Existing callers keep the endpoint's error as reason; words=True (and .word always) give the stable word."""
     endpoint.answer = (status, body)
     with pytest.raises(_oauth2.OAuth2Error) as info:
         refresh(endpoint, pki)
-    assert info.value.reason == reason
+    assert (info.value.reason, info.value.word) == (reason, word)
     assert info.value.description
-    assert info.value.hint
+    assert info.value.hint == _oauth2.hint_for(word)
     assert isinstance(info.value, ValueError)
+    with pytest.raises(_oauth2.OAuth2Error) as info:
+        refresh(endpoint, pki, words=True)
+    assert (info.value.reason, info.value.word) == (word, word)
+    assert info.value.needs_sign_in == (word in ("invalid_grant", "refresh_token_expired", "grant_revoked"))
 
 
 def test_an_echoed_secret_never_reaches_the_description(endpoint, pki):
