@@ -19,7 +19,7 @@ REFRESH = "M.C5-refresh-token-secret-value"
 SECRET = "abc8Q~client-secret-value"
 ASSERTION = "eyJhbGciOi.eyJhdWQiOi.signature-part"
 SECRETS = (REFRESH, SECRET, ASSERTION)
-TRIED = {"token responses": 0, "device code answers": 0, "loopback redirects": 0}
+TRIED = {"token responses": 0, "device code answers": 0, "loopback redirects": 0, "certificates": 0}
 # A few thousand inputs, a few seconds: the budget is the example count, not a timed assertion.
 BUDGET = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
@@ -138,3 +138,21 @@ def test_any_loopback_redirect_gives_the_code_or_a_clear_error(query):
     finally:
         receiver.close()
     assert query.get("state") == "STATE" and code == query["code"] and "error" not in query
+
+
+@BUDGET
+@given(der=st.one_of(st.binary(max_size=200),
+                     st.builds(lambda head, tail: head + tail, st.sampled_from([b"\x30\x82\x01\x00", b"\x30\x81\x10",
+                                                                               b"\x30\x84\xff\xff\xff\xff", b"\x30\x03"]),
+                               st.binary(max_size=100))))
+@example(der=b"\x30\x06\x30\x04\x02\x01\x01\x30")
+def test_any_certificate_bytes_give_an_expiry_or_a_clear_error(der):
+    import base64
+    TRIED["certificates"] += 1
+    pem = "-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n" % base64.b64encode(der).decode()
+    try:
+        expiry = _oauth2.certificate_expiry(pem)
+    except _oauth2.OAuth2Error as exc:
+        assert exc.reason == "certificate_invalid" and exc.hint
+        return
+    assert isinstance(expiry, int)
