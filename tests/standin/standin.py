@@ -15,6 +15,7 @@ import datetime
 import email.parser
 import email.policy
 import email.utils
+import hashlib
 import ipaddress
 import json
 import os
@@ -34,6 +35,13 @@ MAX_SIZE = 157286400
 MAX_RECIPIENTS = 500
 LINE_LIMIT = 1 << 20
 SMTP_SCOPE = 'https://outlook.office.com/SMTP.Send'
+APP_SCOPE = 'https://outlook.office365.com/.default'
+APP_ROLE = 'SMTP.SendAsApp'
+DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
+JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+MULTI_TENANTS = ('consumers', 'common', 'organizations')
+TENANT_DOMAIN = 'contoso.onmicrosoft.com'
+REFRESH_INACTIVITY = 90 * 86400
 DEFAULT_USER = 'standin@outlook.com'
 CERT_NAMES = ('localhost', 'smtp-mail.outlook.com', 'smtp.office365.com', 'smtp.live.com')
 
@@ -131,9 +139,12 @@ class Pki:
         self.ca_file = os.path.join(state_dir, 'ca.pem')
         self.files = {name: (os.path.join(self.dir, name + '.crt'), os.path.join(self.dir, name + '.key'))
                       for name in ('server', 'untrusted', 'wrong_host', 'expired')}
+        # Certificate credentials of apps (self-signed, as Entra takes them): one registered, one nobody registered.
+        self.app_files = {name: (os.path.join(self.dir, name + '.crt'), os.path.join(self.dir, name + '.key'))
+                          for name in ('app', 'app_unregistered')}
 
     def ensure(self):
-        wanted = [self.ca_file] + [f for pair in self.files.values() for f in pair]
+        wanted = [self.ca_file] + [f for pair in list(self.files.values()) + list(self.app_files.values()) for f in pair]
         if not all(os.path.exists(f) for f in wanted):
             self._generate()
 
@@ -201,6 +212,11 @@ class Pki:
             write_atomic(key_file, key_pem, 0o600)
             write_atomic(cert_file, cert.public_bytes(serialization.Encoding.PEM))
         write_atomic(os.path.join(self.dir, 'untrusted-ca.pem'), untrusted[1].public_bytes(serialization.Encoding.PEM))
+        for app_name, (cert_file, key_file) in self.app_files.items():
+            key, cert = make_ca('live_smtp stand-in %s credential' % app_name)
+            write_atomic(key_file, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()), 0o600)
+            write_atomic(cert_file, cert.public_bytes(serialization.Encoding.PEM))
         write_atomic(self.ca_file, trusted[1].public_bytes(serialization.Encoding.PEM))
 
     def context(self, cert):
@@ -222,24 +238,34 @@ class Pki:
 # ------------------------------------------------------------------------------------------------- accounts, tokens
 
 class Store:
-    """Accounts, refresh and access tokens; persisted in STATE_DIR/state.json so a restart keeps them valid."""
+    """Accounts, apps, refresh and access tokens, device codes; persisted in STATE_DIR/state.json so a restart keeps
+    them valid. Every grant returns (http status, JSON body) as Microsoft's v2.0 endpoints answer."""
 
     def __init__(self, state_dir, accounts_file=None, accept_any_password=False, token_expires_in=3600,
-                 rotate=True):
+                 rotate=True, refresh_inactivity=REFRESH_INACTIVITY, device_expires_in=900, device_interval=5,
+                 app_certificates=()):
         self.path = os.path.join(state_dir, 'state.json')
         self.accept_any_password = accept_any_password
         self.token_expires_in = token_expires_in
         self.rotate = rotate
+        self.refresh_inactivity = refresh_inactivity
+        self.device_expires_in = device_expires_in
+        self.device_interval = device_interval
+        self.authorize_mode = 'approve'
         state = {}
         if os.path.exists(self.path):
             with open(self.path, encoding='utf-8') as handle:
                 state = json.load(handle)
         self.client_id = state.get('client_id') or str(uuid.uuid4())
+        self.tenant_id = state.get('tenant_id') or str(uuid.uuid4())
+        config = {}
         if accounts_file:
             with open(accounts_file, encoding='utf-8') as handle:
-                accounts = json.load(handle)
-        else:
-            accounts = state.get('accounts') or [{'user': DEFAULT_USER, 'password': 'Stand-in ' + secrets.token_urlsafe(12)}]
+                config = json.load(handle)
+            if isinstance(config, list):  # the original format: a list of accounts
+                config = {'accounts': config}
+        accounts = config.get('accounts') or state.get('accounts') or [
+            {'user': DEFAULT_USER, 'password': 'Stand-in ' + secrets.token_urlsafe(12)}]
         known = {a['user'].lower(): a for a in state.get('accounts') or []}
         self.accounts = []
         for account in accounts:
@@ -252,16 +278,53 @@ class Store:
             account.setdefault('client_id', self.client_id)
             account.setdefault('refresh_token', old.get('refresh_token') or self.new_refresh_token())
             self.accounts.append(account)
-        # refresh token -> {"user", "client_id", "scope", "state": valid|rotated|expired}
+        self.apps = self._apps(config.get('apps') or state.get('apps'), app_certificates)
+        # refresh token -> {"user", "client_id", "scope", "state": valid|rotated|expired|revoked, "issued"}
         self.refresh_tokens = state.get('refresh_tokens') or {}
-        # access token -> {"user", "scope", "expires": epoch seconds}
+        # access token -> {"user", "scope", "expires": epoch seconds} or, app-only, {"app", "tenant", "roles", ...}
         self.access_tokens = state.get('access_tokens') or {}
+        self.device_codes = state.get('device_codes') or {}
+        self.auth_codes = state.get('auth_codes') or {}
+        self.used_jti = state.get('used_jti') or {}
         for account in self.accounts:
             self.refresh_tokens.setdefault(account['refresh_token'], {
                 'user': account['user'], 'client_id': account['client_id'], 'scope': SMTP_SCOPE + ' offline_access',
                 'state': 'valid'})
             account['expired_refresh_token'] = account.get('expired_refresh_token') or self._expired_for(account)
+        now = time.time()
+        for info in self.refresh_tokens.values():
+            info.setdefault('issued', now)
         self.save()
+
+    def _apps(self, apps, app_certificates):
+        """Registered apps (app-only). Default: one granted app with a valid and an expired secret and the stand-in's
+        app certificate; one without a service principal in Exchange; one without admin consent."""
+        if apps:
+            result = []
+            for app in apps:
+                app = dict(app)
+                app.setdefault('client_id', str(uuid.uuid4()))
+                app.setdefault('tenant', self.tenant_id)
+                app.setdefault('secrets', [])
+                app.setdefault('certificates', [])
+                app.setdefault('service_principal', True)
+                app.setdefault('consent', True)
+                app.setdefault('mailboxes', [])
+                result.append(app)
+            return result
+        first = self.accounts[0]['user']
+        certificates = [c for c in app_certificates if c]
+
+        def app(name, **extra):
+            entry = {'name': name, 'client_id': str(uuid.uuid4()), 'tenant': self.tenant_id,
+                     'secrets': [{'value': self.new_client_secret()},
+                                 {'value': self.new_client_secret(), 'expires': time.time() - 86400}],
+                     'certificates': certificates, 'service_principal': True, 'consent': True,
+                     'mailboxes': [first]}
+            entry.update(extra)
+            return entry
+        return [app('granted'), app('no_service_principal', service_principal=False, mailboxes=[]),
+                app('no_consent', consent=False)]
 
     def _expired_for(self, account):
         for token, info in self.refresh_tokens.items():
@@ -269,7 +332,8 @@ class Store:
                 return token
         token = self.new_refresh_token()
         self.refresh_tokens[token] = {'user': account['user'], 'client_id': account['client_id'],
-                                      'scope': SMTP_SCOPE + ' offline_access', 'state': 'expired'}
+                                      'scope': SMTP_SCOPE + ' offline_access', 'state': 'expired',
+                                      'issued': time.time() - REFRESH_INACTIVITY - 86400}
         return token
 
     @staticmethod
@@ -281,15 +345,27 @@ class Store:
         # Microsoft's consumer access tokens are opaque and long (1.5 kB and more): clients must cope with that.
         return 'EwA' + secrets.token_urlsafe(1200)
 
+    @staticmethod
+    def new_client_secret():
+        # The shape of an Entra secret value: 40 characters with a '~'.
+        return secrets.token_urlsafe(3)[:3] + '8Q~' + secrets.token_urlsafe(30)[:34]
+
     def save(self):
-        state = {'client_id': self.client_id, 'accounts': self.accounts, 'refresh_tokens': self.refresh_tokens,
-                 'access_tokens': self.access_tokens}
+        state = {'client_id': self.client_id, 'tenant_id': self.tenant_id, 'accounts': self.accounts,
+                 'apps': self.apps, 'refresh_tokens': self.refresh_tokens, 'access_tokens': self.access_tokens,
+                 'device_codes': self.device_codes, 'auth_codes': self.auth_codes, 'used_jti': self.used_jti}
         write_atomic(self.path, json.dumps(state, indent=1), 0o600)
 
     def account(self, user):
         for account in self.accounts:
             if account['user'].lower() == user.lower():
                 return account
+        return None
+
+    def app(self, client_id):
+        for app in self.apps:
+            if app['client_id'] == client_id:
+                return app
         return None
 
     def check_password(self, user, password):
@@ -299,25 +375,88 @@ class Store:
         return account is not None and account['password'] == password
 
     def check_access_token(self, user, token):
+        """XOAUTH2: a delegated token for its own user with SMTP.Send, or an app token (SMTP.SendAsApp) for a mailbox
+        the app's service principal was granted; anything else is 535 5.7.3."""
         info = self.access_tokens.get(token)
-        return bool(info and info['user'].lower() == user.lower() and info['expires'] > time.time()
-                    and SMTP_SCOPE.lower() in info['scope'].lower().split())
+        if not info or info['expires'] <= time.time():
+            return False
+        if 'app' in info:
+            app = self.app(info['app'])
+            return bool(app and app['service_principal'] and APP_ROLE in info.get('roles', [])
+                        and user.lower() in [m.lower() for m in app['mailboxes']])
+        return bool(info['user'].lower() == user.lower() and SMTP_SCOPE.lower() in info['scope'].lower().split())
 
-    def grant(self, form):
-        """The refresh-token grant. Returns (http status, JSON body)."""
-        if form.get('grant_type') != 'refresh_token':
-            if form.get('grant_type') in (None, ''):
-                return 400, aad_error('invalid_request', 900144,
-                                      "The request body must contain the following parameter: 'grant_type'.")
+    # --- the token endpoint
+
+    def known_tenant(self, tenant):
+        return tenant.lower() in MULTI_TENANTS + (self.tenant_id.lower(), TENANT_DOMAIN)
+
+    def grant(self, form, tenant='consumers', token_url=None):
+        """POST .../token. Returns (http status, JSON body)."""
+        if not self.known_tenant(tenant):
+            return 400, aad_error('invalid_request', 90002, "Tenant '%s' not found. Check to make sure you have the "
+                                  'correct tenant ID and are signing into the correct cloud.' % tenant)
+        grant_type = form.get('grant_type')
+        if grant_type in (None, ''):
+            return 400, aad_error('invalid_request', 900144,
+                                  "The request body must contain the following parameter: 'grant_type'.")
+        handler = {'refresh_token': self.grant_refresh_token, 'client_credentials': self.grant_client_credentials,
+                   DEVICE_CODE_GRANT: self.grant_device_code, 'authorization_code': self.grant_authorization_code}.get(
+                       grant_type)
+        if handler is None:
             return 400, aad_error('unsupported_grant_type', 70003,
-                                  'The app requested an unsupported grant type %r.' % form.get('grant_type'))
-        client_id = form.get('client_id')
-        if not client_id:
+                                  'The app requested an unsupported grant type %r.' % grant_type)
+        if not form.get('client_id'):
             return 400, aad_error('invalid_request', 900144,
                                   "The request body must contain the following parameter: 'client_id'.")
-        if client_id not in {a['client_id'] for a in self.accounts}:
+        if grant_type == 'client_credentials':
+            return handler(form, tenant, token_url)
+        refused = self.delegated_client(form)
+        if refused:
+            return refused
+        return handler(form)
+
+    def delegated_client(self, form):
+        """Checks the client of a delegated grant: known, and its secret when it is a confidential client."""
+        client_id = form['client_id']
+        clients = [a for a in self.accounts if a['client_id'] == client_id]
+        if not clients:
             return 400, aad_error('unauthorized_client', 700016,
                                   "Application with identifier '%s' was not found in the directory." % client_id)
+        secret = clients[0].get('client_secret')
+        if secret and not form.get('client_secret'):
+            return 401, aad_error('invalid_client', 7000218,
+                                  "The request body must contain the following parameter: 'client_assertion' or "
+                                  "'client_secret'.")
+        if secret and form.get('client_secret') != secret:
+            return 401, aad_error('invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being '
+                                  'sent in the request is the client secret value, not the client secret ID, for a '
+                                  "secret added to app '%s'." % client_id)
+        return None
+
+    def issue(self, user, scope, client_id, refresh=True):
+        """A delegated access token (and a new refresh token) for user."""
+        access_token = self.new_access_token()
+        self.access_tokens[access_token] = {'user': user, 'scope': self.resource_scope(scope),
+                                            'expires': time.time() + self.token_expires_in}
+        body = {'token_type': 'Bearer', 'scope': self.resource_scope(scope), 'expires_in': self.token_expires_in,
+                'ext_expires_in': self.token_expires_in, 'access_token': access_token}
+        if refresh and 'offline_access' in scope.split():
+            new_refresh = self.new_refresh_token()
+            self.refresh_tokens[new_refresh] = {'user': user, 'client_id': client_id, 'scope': scope,
+                                                'state': 'valid', 'issued': time.time()}
+            body['refresh_token'] = new_refresh
+            account = self.account(user)
+            if account is not None:
+                account['latest_refresh_token'] = new_refresh
+        return body
+
+    @staticmethod
+    def resource_scope(scope):
+        return ' '.join(s for s in scope.split() if s.lower() not in ('offline_access', 'openid', 'profile', 'email'))
+
+    def grant_refresh_token(self, form):
+        client_id = form['client_id']
         refresh_token = form.get('refresh_token')
         if not refresh_token:
             return 400, aad_error('invalid_request', 900144,
@@ -328,19 +467,20 @@ class Store:
                                   'The provided value for the input parameter \'refresh_token\' or \'assertion\' is not '
                                   'valid. The refresh token is malformed, unknown, already redeemed or was issued to '
                                   'another client.')
-        if info['state'] == 'expired':
+        if info['state'] == 'revoked':
+            return 400, aad_error('invalid_grant', 50173, 'The provided grant has expired due to it being revoked, a '
+                                  'fresh auth token is needed. The user might have changed or reset their password.')
+        idle = time.time() - info.get('issued', time.time())
+        if info['state'] == 'expired' or idle > self.refresh_inactivity:
+            info['state'] = 'expired'
+            self.save()
             return 400, aad_error('invalid_grant', 700082,
-                                  'The refresh token has expired due to inactivity. The token was issued on '
-                                  '2025-01-01T00:00:00.0000000Z and was inactive for 90.00:00:00.')
-        requested = (form.get('scope') or info['scope']).split()
-        scope = ' '.join(s for s in requested if s.lower() not in ('offline_access', 'openid', 'profile', 'email'))
-        access_token = self.new_access_token()
-        self.access_tokens[access_token] = {'user': info['user'], 'scope': scope,
-                                            'expires': time.time() + self.token_expires_in}
-        body = {'token_type': 'Bearer', 'scope': scope, 'expires_in': self.token_expires_in,
-                'ext_expires_in': self.token_expires_in, 'access_token': access_token}
+                                  'The refresh token has expired due to inactivity. The token was issued on %s and was '
+                                  'inactive for %s.' % (iso(info.get('issued', 0)), span(idle)))
+        requested = form.get('scope') or info['scope']
+        body = self.issue(info['user'], requested, client_id, refresh=False)
         new_refresh = self.new_refresh_token()
-        self.refresh_tokens[new_refresh] = dict(info, scope=' '.join(requested), state='valid')
+        self.refresh_tokens[new_refresh] = dict(info, scope=requested, state='valid', issued=time.time())
         if self.rotate:
             info['state'] = 'rotated'
         body['refresh_token'] = new_refresh
@@ -349,6 +489,268 @@ class Store:
             account['latest_refresh_token'] = new_refresh
         self.save()
         return 200, body
+
+    def revoke(self, user):
+        """Revoke every refresh token of a user (a password change): AADSTS50173 afterwards."""
+        count = 0
+        for info in self.refresh_tokens.values():
+            if info['user'].lower() == user.lower() and info['state'] == 'valid':
+                info['state'] = 'revoked'
+                count += 1
+        self.save()
+        return count
+
+    # --- app-only
+
+    def grant_client_credentials(self, form, tenant, token_url):
+        if tenant.lower() in MULTI_TENANTS:
+            return 400, aad_error('invalid_request', 90010, 'The grant type is not supported over the /common or '
+                                  '/consumers endpoints. Please use the /organizations or tenant-specific endpoint.')
+        client_id = form['client_id']
+        app = self.app(client_id)
+        own_tenant = app is not None and tenant.lower() in (app['tenant'].lower(), TENANT_DOMAIN)
+        if not own_tenant:
+            return 400, aad_error('unauthorized_client', 700016, "Application with identifier '%s' was not found "
+                                  "in the directory '%s'. This can happen if the application has not been "
+                                  'installed by the administrator of the tenant.' % (client_id, tenant))
+        scope = form.get('scope') or ''
+        if not scope.strip():
+            return 400, aad_error('invalid_scope', 70011, "The provided request must include a 'scope' input "
+                                  'parameter.')
+        if any(not s.endswith('/.default') for s in scope.split()):
+            return 400, aad_error('invalid_scope', 1002012, 'The provided value for scope %s is not valid. Client '
+                                  'credential flows must have a scope value with /.default suffixed to the resource '
+                                  'identifier (application ID URI).' % scope)
+        refused = self.app_credential(app, form, token_url)
+        if refused:
+            return refused
+        if not app['consent']:
+            return 400, aad_error('invalid_grant', 65001, "The user or administrator has not consented to use the "
+                                  "application with ID '%s'. Send an interactive authorization request for this user "
+                                  'and resource.' % client_id)
+        access_token = self.new_access_token()
+        roles = [APP_ROLE] if scope.split() == [APP_SCOPE] else []
+        self.access_tokens[access_token] = {'app': client_id, 'tenant': app['tenant'], 'scope': scope, 'roles': roles,
+                                            'user': '', 'expires': time.time() + self.token_expires_in}
+        self.save()
+        return 200, {'token_type': 'Bearer', 'expires_in': self.token_expires_in,
+                     'ext_expires_in': self.token_expires_in, 'access_token': access_token}
+
+    def app_credential(self, app, form, token_url):
+        """The client secret or client assertion of an app-only request; None when it is good."""
+        secret = form.get('client_secret')
+        assertion = form.get('client_assertion')
+        if not secret and not assertion:
+            return 401, aad_error('invalid_client', 7000216, "'client_assertion', 'client_secret' or 'request' is "
+                                  "required for the 'client_credentials' grant type.")
+        if secret:
+            for entry in app['secrets']:
+                if entry['value'] == secret:
+                    if entry.get('expires') and entry['expires'] < time.time():
+                        return 401, aad_error('invalid_client', 7000222, "The provided client secret keys for app "
+                                              "'%s' are expired. Visit the Azure portal to create new keys for your "
+                                              'app.' % app['client_id'])
+                    return None
+            return 401, aad_error('invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being '
+                                  'sent in the request is the client secret value, not the client secret ID, for a '
+                                  "secret added to app '%s'." % app['client_id'])
+        if form.get('client_assertion_type') != JWT_BEARER:
+            return 401, aad_error('invalid_client', 700027, 'Client assertion type is not %s.' % JWT_BEARER)
+        problem = verify_client_assertion(assertion, app, token_url, self.used_jti)
+        if problem:
+            code, text = problem
+            return 401, aad_error('invalid_client', code, text)
+        return None
+
+    # --- device authorization grant
+
+    def device_start(self, form, tenant):
+        if not self.known_tenant(tenant):
+            return 400, aad_error('invalid_request', 90002, "Tenant '%s' not found." % tenant)
+        client_id = form.get('client_id')
+        if not client_id or client_id not in {a['client_id'] for a in self.accounts}:
+            return 400, aad_error('unauthorized_client', 700016,
+                                  "Application with identifier '%s' was not found in the directory." % client_id)
+        scope = form.get('scope') or ''
+        if not scope:
+            return 400, aad_error('invalid_request', 900144,
+                                  "The request body must contain the following parameter: 'scope'.")
+        device_code = 'DAQABAAEAAA' + secrets.token_urlsafe(150)
+        user_code = ''.join(secrets.choice('ABCDEFGHJKLMNPQRSTUVWXYZ23456789') for _position in range(9))
+        self.device_codes[device_code] = {'client_id': client_id, 'scope': scope, 'user_code': user_code,
+                                          'expires': time.time() + self.device_expires_in, 'state': 'pending',
+                                          'user': None, 'last_poll': 0, 'created': time.time()}
+        self.save()
+        return 200, {'user_code': user_code, 'device_code': device_code, 'verification_uri': self.verification_uri,
+                     'expires_in': self.device_expires_in, 'interval': self.device_interval,
+                     'message': 'To sign in, use a web browser to open the page %s and enter the code %s to '
+                                'authenticate.' % (self.verification_uri, user_code)}
+
+    verification_uri = 'https://microsoft.com/devicelogin'
+
+    def device_decide(self, action, user_code=None, user=None):
+        """Test-only: approve, deny or expire a pending device code (the newest one when no user_code is given)."""
+        pending = [(info['created'], code, info) for code, info in self.device_codes.items()
+                   if info['state'] == 'pending' and info['expires'] > time.time()
+                   and (not user_code or info['user_code'] == user_code)]
+        if not pending:
+            return None
+        _created, _code, info = max(pending, key=lambda item: item[0])
+        if action == 'approve':
+            info['state'] = 'approved'
+            info['user'] = user or self.accounts[0]['user']
+        elif action == 'deny':
+            info['state'] = 'denied'
+        else:
+            info['state'] = 'expired'
+        self.save()
+        return info['user_code']
+
+    def grant_device_code(self, form):
+        info = self.device_codes.get(form.get('device_code') or '')
+        if info is None or info['client_id'] != form['client_id']:
+            return 400, {'error': 'bad_verification_code',
+                         'error_description': "The provided value for the input parameter 'device_code' is not valid."}
+        now = time.time()
+        if info['state'] == 'redeemed':
+            return 400, aad_error('invalid_grant', 70000, "The provided value for the input parameter 'device_code' "
+                                  'is not valid. It was already redeemed.')
+        if now >= info['expires'] or info['state'] == 'expired':
+            return 400, aad_error('expired_token', 70020, "The provided value for the input parameter 'device_code' "
+                                  'is not valid. Device code expired.')
+        if info['state'] == 'denied':
+            return 400, aad_error('authorization_declined', 70019, 'The end user denied the authorization request.')
+        too_soon = now - info['last_poll'] < self.device_interval * 0.5
+        info['last_poll'] = now
+        if info['state'] == 'pending':
+            self.save()
+            if too_soon:
+                return 400, {'error': 'slow_down', 'error_description': 'slow_down'}
+            return 400, aad_error('authorization_pending', 70016, 'OAuth 2.0 device flow error. Authorization is '
+                                  'pending. Continue polling.')
+        info['state'] = 'redeemed'
+        body = self.issue(info['user'], info['scope'], info['client_id'])
+        self.save()
+        return 200, body
+
+    # --- authorization code grant with PKCE
+
+    def authorize(self, query, tenant):
+        """GET .../authorize: signs in at once (test-only) and returns (status, redirect location or error text)."""
+        if not self.known_tenant(tenant):
+            return 400, 'AADSTS90002: Tenant %s not found.' % tenant
+        client_id = query.get('client_id', '')
+        if client_id not in {a['client_id'] for a in self.accounts}:
+            return 400, "AADSTS700016: Application with identifier '%s' was not found." % client_id
+        redirect_uri = query.get('redirect_uri', '')
+        parts = urllib.parse.urlsplit(redirect_uri)
+        if parts.scheme != 'http' or parts.hostname not in ('localhost', '127.0.0.1') or parts.path not in ('', '/'):
+            return 400, ('AADSTS50011: The redirect URI %r does not match the redirect URIs configured for the '
+                         'application (http://localhost).' % redirect_uri)
+        if query.get('response_type') != 'code' or query.get('code_challenge_method') != 'S256' or \
+                not query.get('code_challenge'):
+            return 400, 'AADSTS900144: response_type=code and a code_challenge with S256 are required.'
+        state = query.get('state')
+        back = {'state': state} if state is not None else {}
+        if self.authorize_mode == 'deny':
+            back.update(error='access_denied', error_description='AADSTS65004: User declined to consent to access '
+                        'the app.')
+        else:
+            user = query.get('login_hint') or self.accounts[0]['user']
+            if self.account(user) is None:
+                user = self.accounts[0]['user']
+            code = 'M.C5_BAY.2.' + secrets.token_urlsafe(60)
+            self.auth_codes[code] = {'client_id': client_id, 'redirect_uri': redirect_uri, 'user': user,
+                                     'scope': query.get('scope') or SMTP_SCOPE, 'challenge': query['code_challenge'],
+                                     'expires': time.time() + 600}
+            self.save()
+            back['code'] = code
+        return 302, redirect_uri + ('&' if '?' in redirect_uri else '?') + urllib.parse.urlencode(back)
+
+    def grant_authorization_code(self, form):
+        info = self.auth_codes.pop(form.get('code') or '', None)
+        self.save()
+        if info is None or info['client_id'] != form['client_id'] or info['expires'] < time.time():
+            return 400, aad_error('invalid_grant', 70008, 'The provided authorization code or refresh token has '
+                                  'expired due to inactivity, was already redeemed or is unknown.')
+        if form.get('redirect_uri') != info['redirect_uri']:
+            return 400, aad_error('invalid_grant', 70000, "The provided value for the input parameter 'redirect_uri' "
+                                  'is not valid: it differs from the authorization request.')
+        verifier = form.get('code_verifier') or ''
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode('ascii', 'replace')).digest()).rstrip(b'=')
+        if challenge.decode('ascii') != info['challenge']:
+            return 400, aad_error('invalid_grant', 501481, 'The Code_Verifier does not match the code_challenge '
+                                  'supplied in the authorization request.')
+        body = self.issue(info['user'], form.get('scope') or info['scope'], info['client_id'])
+        self.save()
+        return 200, body
+
+
+def iso(stamp):
+    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.0000000Z')
+
+
+def span(seconds):
+    days, rest = divmod(int(seconds), 86400)
+    return '%d.%02d:%02d:%02d' % (days, rest // 3600, rest % 3600 // 60, rest % 60)
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
+
+
+def verify_client_assertion(assertion, app, token_url, used_jti, now=None):
+    """Checks a client assertion JWT as Entra does: RS256 signed by a certificate registered on the app (found by
+    x5t#S256), aud the token URL, iss = sub = client id, nbf/exp around now, jti never seen. Returns None when it is
+    good, else (AADSTS number, description)."""
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+    from cryptography.exceptions import InvalidSignature  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives.asymmetric import padding  # pylint: disable=import-outside-toplevel
+    now = time.time() if now is None else now
+    try:
+        head_b64, claims_b64, signature_b64 = assertion.split('.')
+        header = json.loads(b64url_decode(head_b64))
+        claims = json.loads(b64url_decode(claims_b64))
+        signature = b64url_decode(signature_b64)
+        if not isinstance(header, dict) or not isinstance(claims, dict):
+            raise ValueError('not objects')
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return 50027, 'JWT token is invalid or malformed.'
+    if header.get('alg') not in ('RS256', 'PS256'):
+        return 700027, 'Client assertion failed signature validation: unsupported alg %r.' % header.get('alg')
+    thumbprint = header.get('x5t#S256')
+    certificate = None
+    for pem in app['certificates']:
+        cert = x509.load_pem_x509_certificate(pem.encode('ascii') if '-----BEGIN' in pem else open(pem, 'rb').read())
+        der = cert.public_bytes(serialization.Encoding.DER)
+        if base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b'=').decode('ascii') == thumbprint:
+            certificate = cert
+    if certificate is None:
+        return 700027, ("The certificate with identifier used to sign the client assertion is not registered on "
+                        "application. [Reason - The key was not found., Thumbprint of key used by client: '%s']"
+                        % thumbprint)
+    pad = padding.PKCS1v15() if header['alg'] == 'RS256' else padding.PSS(padding.MGF1(hashes.SHA256()), 32)
+    try:
+        certificate.public_key().verify(signature, ('%s.%s' % (head_b64, claims_b64)).encode('ascii'), pad,
+                                        hashes.SHA256())
+    except InvalidSignature:
+        return 700027, 'Client assertion failed signature validation.'
+    if claims.get('iss') != app['client_id'] or claims.get('sub') != app['client_id']:
+        return 700021, "Client assertion application identifier doesn't match 'client_id' parameter."
+    if claims.get('aud') != token_url:
+        return 700023, 'Client assertion audience claim does not match Realm issuer: %r is not %s.' % (
+            claims.get('aud'), token_url)
+    exp, nbf = claims.get('exp'), claims.get('nbf', 0)
+    if not isinstance(exp, (int, float)) or not isinstance(nbf, (int, float)) or exp <= now or nbf > now + 300:
+        return 700024, 'Client assertion is not within its valid time range.'
+    jti = claims.get('jti')
+    if not jti or jti in used_jti:
+        return 700027, 'Client assertion contains a jti that was already used (replay).'
+    used_jti[jti] = exp
+    for old in [k for k, v in used_jti.items() if v < now]:
+        del used_jti[old]
+    return None
 
 
 def aad_error(error, code, description):
@@ -364,7 +766,8 @@ def aad_error(error, code, description):
 # ---------------------------------------------------------------------------------------------------- pure helpers
 
 XOAUTH2_RE = re.compile(rb'\Auser=([^\x01]*)\x01auth=Bearer ([^\x01]+)\x01\x01\Z', re.IGNORECASE)
-PATH_RE = re.compile(r'\A/([A-Za-z0-9.-]+)/oauth2/v2\.0/token\Z')
+PATH_RE = re.compile(r'\A/([A-Za-z0-9.-]+)/oauth2/v2\.0/(token|devicecode|authorize)\Z')
+CONTROL_RE = re.compile(r'\A/standin/(device|authorize|revoke)\Z')
 
 
 def b64decode_strict(text):
@@ -1015,7 +1418,11 @@ class Standin:
                                     encoding='utf-8', errors='backslashreplace')
         self.pki.ensure()
         self.store = Store(self.state_dir, self.args.accounts, self.args.accept_any_password,
-                           self.args.token_expires_in, rotate=not self.args.keep_refresh_tokens)
+                           self.args.token_expires_in, rotate=not self.args.keep_refresh_tokens,
+                           refresh_inactivity=self.args.refresh_inactivity,
+                           device_expires_in=self.args.device_code_expires_in,
+                           device_interval=self.args.device_interval,
+                           app_certificates=[self.pki.app_files['app'][0]])
         self.contexts = {c: self.pki.context(c) for c in ('server', 'untrusted', 'wrong_host', 'expired', 'tls10')}
         for name in self.args.scenarios:
             scenario = SCENARIOS[name]
@@ -1096,6 +1503,7 @@ class Standin:
             return False
 
     async def token_handler(self, reader, writer):
+        """Microsoft's login endpoints (token, devicecode, authorize) and the test-only /standin/ controls."""
         request = await asyncio.wait_for(reader.readuntil(b'\r\n\r\n'), 30)
         head = request.decode('iso-8859-1').split('\r\n')
         method, path, _version = (head[0].split(' ') + ['', '', ''])[:3]
@@ -1106,23 +1514,73 @@ class Standin:
                 headers[key.strip().lower()] = value.strip()
         length = int(headers.get('content-length') or 0)
         body = await asyncio.wait_for(reader.readexactly(length), 30) if length else b''
-        path_only = urllib.parse.urlsplit(path).path
-        if not PATH_RE.match(path_only):
-            status, answer = 404, aad_error('invalid_request', 90002, 'Tenant or endpoint not found: %s' % path_only)
-        elif method != 'POST':
-            status, answer = 405, aad_error('invalid_request', 900561,
-                                            'The endpoint only accepts POST requests. Received a %s request.' % method)
+        parts = urllib.parse.urlsplit(path)
+        query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+        form = dict(urllib.parse.parse_qsl(body.decode('utf-8', 'replace'), keep_blank_values=True))
+        status, answer, location = self.http_route(method, parts.path, query, form, headers.get('host', ''))
+        if location is not None:
+            payload = b''
+            extra = 'Location: %s\r\n' % location
         else:
-            form = dict(urllib.parse.parse_qsl(body.decode('utf-8', 'replace'), keep_blank_values=True))
-            status, answer = self.store.grant(form)
-            self.transcript('token #%s %s grant_type=%s client_id=%s -> %d %s' % (
-                path_only, method, form.get('grant_type'), form.get('client_id'), status, answer.get('error', 'ok')))
-        payload = json.dumps(answer).encode('utf-8')
-        reason = {200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed'}[status]
+            payload = json.dumps(answer).encode('utf-8')
+            extra = ''
+        reason = {200: 'OK', 302: 'Found', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found',
+                  405: 'Method Not Allowed'}[status]
         writer.write(('HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: %d\r\n'
-                      'Cache-Control: no-store, no-cache\r\nConnection: close\r\n\r\n' % (status, reason, len(payload)))
-                     .encode('ascii') + payload)
+                      '%sCache-Control: no-store, no-cache\r\nConnection: close\r\n\r\n' % (
+                          status, reason, len(payload), extra)).encode('ascii') + payload)
         await writer.drain()
+
+    def http_route(self, method, path, query, form, host):
+        """Returns (status, JSON answer, redirect location or None)."""
+        control = CONTROL_RE.match(path)
+        if control:
+            return self.control(control.group(1), method, dict(query, **form))
+        match = PATH_RE.match(path)
+        if not match:
+            return 404, aad_error('invalid_request', 90002, 'Tenant or endpoint not found: %s' % path), None
+        tenant, endpoint = match.groups()
+        if endpoint == 'authorize':
+            if method != 'GET':
+                return 405, {'error': 'invalid_request', 'error_description': 'GET only'}, None
+            status, where = self.store.authorize(query, tenant)
+            self.transcript('authorize #%s -> %d' % (path, status))
+            if status == 302:
+                return 302, None, where
+            return status, {'error': 'invalid_request', 'error_description': where}, None
+        if method != 'POST':
+            return 405, aad_error('invalid_request', 900561, 'The endpoint only accepts POST requests. Received a %s '
+                                  'request.' % method), None
+        if endpoint == 'devicecode':
+            status, answer = self.store.device_start(form, tenant)
+        else:
+            token_url = 'https://%s%s' % (host or 'localhost:%d' % self.token_port, path)
+            status, answer = self.store.grant(form, tenant, token_url)
+        self.transcript('token #%s %s grant_type=%s client_id=%s -> %d %s' % (
+            path, method, form.get('grant_type'), form.get('client_id'), status, answer.get('error', 'ok')))
+        return status, answer, None
+
+    def control(self, what, method, params):
+        """Test-only: POST /standin/device (action=approve|deny|expire, user_code, user), /standin/authorize
+        (mode=approve|deny), /standin/revoke (user)."""
+        if method != 'POST':
+            return 405, {'error': 'POST only'}, None
+        if what == 'device':
+            action = params.get('action')
+            if action not in ('approve', 'deny', 'expire'):
+                return 400, {'error': 'action must be approve, deny or expire'}, None
+            user_code = self.store.device_decide(action, params.get('user_code'), params.get('user'))
+            self.transcript('control device %s -> %s' % (action, user_code or 'no pending code'))
+            if user_code is None:
+                return 404, {'error': 'no pending device code'}, None
+            return 200, {'user_code': user_code, 'action': action}, None
+        if what == 'authorize':
+            if params.get('mode') not in ('approve', 'deny'):
+                return 400, {'error': 'mode must be approve or deny'}, None
+            self.store.authorize_mode = params['mode']
+            return 200, {'mode': params['mode']}, None
+        count = self.store.revoke(params.get('user') or self.store.accounts[0]['user'])
+        return 200, {'revoked': count}, None
 
     async def dns_listen(self, port, answer):
         loop = asyncio.get_running_loop()
@@ -1175,6 +1633,17 @@ class Standin:
         def public(account):
             return {k: account[k] for k in ('user', 'password', 'refresh_token', 'client_id', 'expired_refresh_token')}
 
+        base = 'https://localhost:%d' % self.token_port
+
+        def app_public(app):
+            valid = [x['value'] for x in app['secrets'] if not x.get('expires') or x['expires'] > time.time()]
+            expired = [x['value'] for x in app['secrets'] if x.get('expires') and x['expires'] <= time.time()]
+            return {'name': app.get('name', ''), 'client_id': app['client_id'], 'tenant': app['tenant'],
+                    'client_secret': valid[0] if valid else None,
+                    'expired_client_secret': expired[0] if expired else None,
+                    'service_principal': app['service_principal'], 'consent': app['consent'],
+                    'mailboxes': app['mailboxes']}
+
         return {
             'ca_file': self.pki.ca_file,
             'smtp': self.ports,
@@ -1191,6 +1660,18 @@ class Standin:
             'host': HOST,
             'pid': os.getpid(),
             'untrusted_ca_file': os.path.join(self.pki.dir, 'untrusted-ca.pem'),
+            'tenant_id': self.store.tenant_id,
+            'tenant_domain': TENANT_DOMAIN,
+            'app_token_url': '%s/%s/oauth2/v2.0/token' % (base, self.store.tenant_id),
+            'devicecode_url': '%s/consumers/oauth2/v2.0/devicecode' % base,
+            'authorize_url': '%s/consumers/oauth2/v2.0/authorize' % base,
+            'control_url': '%s/standin' % base,
+            'app': app_public(self.store.apps[0]),
+            'apps': [app_public(a) for a in self.store.apps],
+            'app_certificate': {'certificate_file': self.pki.app_files['app'][0],
+                                'private_key_file': self.pki.app_files['app'][1]},
+            'unregistered_certificate': {'certificate_file': self.pki.app_files['app_unregistered'][0],
+                                         'private_key_file': self.pki.app_files['app_unregistered'][1]},
         }
 
     async def close(self):
@@ -1216,11 +1697,16 @@ def parse_args(argv):
     parser.add_argument('--pidfile', help='write the process id here')
     parser.add_argument('--port', action='append', default=[], metavar='NAME=PORT',
                         help='pin the port of a scenario (or token, dns, dns_silent); repeatable')
-    parser.add_argument('--accounts', help='JSON list of {"user", "password"} (default: one generated account)')
+    parser.add_argument('--accounts', help='JSON list of {"user", "password"}, or an object with "accounts" and "apps" '
+                        '(default: one generated account and three generated apps)')
     parser.add_argument('--accept-any-password', action='store_true', help='accept every password for every user')
     parser.add_argument('--token-expires-in', type=int, default=3600, help='access token lifetime in seconds')
     parser.add_argument('--keep-refresh-tokens', action='store_true',
                         help='a used refresh token stays valid (default: rotated away, like a strict Microsoft)')
+    parser.add_argument('--refresh-inactivity', type=float, default=REFRESH_INACTIVITY,
+                        help='a refresh token unused this many seconds fails with AADSTS700082 (default 90 days)')
+    parser.add_argument('--device-code-expires-in', type=int, default=900, help='device code lifetime in seconds')
+    parser.add_argument('--device-interval', type=int, default=5, help='device code polling interval in seconds')
     parser.add_argument('--slow-banner', type=float, default=5, help='banner delay of slow_banner in seconds')
     parser.add_argument('--idle-timeout', type=float, default=300, help='drop an idle SMTP client after this long')
     parser.add_argument('--hostname', default='BN0PR04CA0042.outlook.office365.com', help='the name in the banner')
