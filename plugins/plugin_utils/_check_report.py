@@ -108,7 +108,9 @@ def host_rows(host, registered):
         return [row]
     if registered.get("unreachable"):
         row = _empty_row(host)
-        row.update(reason=HOST_UNREACHABLE, hint="Ansible could not reach the host: %s" % (registered.get("msg") or "no message"))
+        message = str(registered.get("msg") or "no message")
+        message = message[len("Task failed: "):] if message.startswith("Task failed: ") else message
+        row.update(reason=HOST_UNREACHABLE, hint="Ansible could not reach the host: %s" % message)
         return [row]
     checks = registered.get("checks")
     if not checks:
@@ -269,21 +271,38 @@ def _nice_step(span):
     return 10 * magnitude
 
 
-def latency_svg(host, host_rows_):
-    """Inline SVG: one stacked bar of the network phases per account of one host, token time as a thin bar below."""
+def _longest_ms(row):
+    timings = row["timings_ms"] or {}
+    return max(sum(timings.get(p) or 0 for p in PHASES), timings.get("token") or 0, timings.get("total") or 0)
+
+
+def latency_svg(host, host_rows_, longest=None):
+    """Inline SVG: one stacked bar of the network phases per account of one host, token time as a thin bar below.
+
+    longest: the axis covers this many ms (the same for every host of a report, so hosts compare at a glance).
+    """
     rows = [row for row in host_rows_ if row["timings_ms"]]
     if not rows:
         return '<p class="nochart">No timings from %s.</p>' % _esc(host)
     label_w, bar_h, gap, top, chart_w = 150, 18, 14, 8, 560
-    longest = max(max(sum(row["timings_ms"].get(p) or 0 for p in PHASES), row["timings_ms"].get("token") or 0,
-                      row["timings_ms"].get("total") or 0) for row in rows)
+    longest = longest or max(_longest_ms(row) for row in rows)
     step = _nice_step(longest)
     axis_max = step * max(1, math.ceil(longest / step))
     scale = chart_w / axis_max
     height = top + len(rows) * (bar_h + 6 + gap) + 28
+    bottom = top + len(rows) * (bar_h + 6 + gap)
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" role="img" width="%d" height="%d" viewBox="0 0 %d %d">'
              % (label_w + chart_w + 70, height, label_w + chart_w + 70, height),
              "<title>%s</title>" % _esc("Latency per phase from %s (ms)" % host)]
+    # Grid first, so that the bars are drawn over it.
+    tick = 0.0
+    while tick <= axis_max + 1e-9:
+        x = label_w + tick * scale
+        parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="tick"/>' % (x, top - 4, x, bottom - gap + 2))
+        parts.append('<text x="%.1f" y="%d" class="ax" text-anchor="middle">%s</text>'
+                     % (x, bottom - gap + 16, ("%g" % tick)))
+        tick += step
+    parts.append('<text x="%d" y="%d" class="ax" text-anchor="end">ms</text>' % (label_w - 8, bottom - gap + 16))
     y = top
     for row in rows:
         timings = row["timings_ms"]
@@ -305,14 +324,6 @@ def latency_svg(host, host_rows_):
                          % (label_w, y + bar_h + 1, max(timings["token"] * scale, 0.5), PHASE_COLOURS["token"],
                             _esc("%s token: %s ms" % (row["account"], timings["token"]))))
         y += bar_h + 6 + gap
-    tick = 0.0
-    while tick <= axis_max + 1e-9:
-        x = label_w + tick * scale
-        parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="tick"/>' % (x, top - 4, x, y - gap + 2))
-        parts.append('<text x="%.1f" y="%d" class="ax" text-anchor="middle">%s</text>'
-                     % (x, y - gap + 16, ("%g" % tick)))
-        tick += step
-    parts.append('<text x="%d" y="%d" class="ax" text-anchor="end">ms</text>' % (label_w - 8, y - gap + 16))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -367,9 +378,10 @@ def html_report(rows, warnings, generated):
     by_host = {}
     for row in rows:
         by_host.setdefault(row["host"], []).append(row)
+    longest = max([_longest_ms(row) for row in rows if row["timings_ms"]] or [0])
     for host, host_rows_ in by_host.items():
         out.append("<h3>%s</h3>" % _esc(host))
-        out.append(latency_svg(host, host_rows_))
+        out.append(latency_svg(host, host_rows_, longest))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
