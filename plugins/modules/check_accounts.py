@@ -11,7 +11,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: check_accounts
 short_description: Check every account of live_smtp_accounts from a host, with a result that keeps no secret
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The check task of the C(mailops.live_smtp.check) playbook. An action plugin: it completes and validates the
     accounts (as the C(mailops.live_smtp.account_defaults) filter does), runs M(mailops.live_smtp.smtp_check) on the

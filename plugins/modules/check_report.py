@@ -11,7 +11,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: check_report
 short_description: Summarize the check of every play host and write the reports on the controller
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The reporting task of the C(mailops.live_smtp.check) playbook. An action plugin that runs on the controller
     only: run it once (C(run_once)), after M(mailops.live_smtp.check_accounts) registered O(result_var) on every host.
