@@ -13,10 +13,10 @@ module: check_accounts
 short_description: Check every account of live_smtp_accounts from a host, with a result that keeps no secret
 version_added: 0.1.0
 description:
-  - The check task of the C(mailops.live_smtp.check) playbook. An action plugin: it completes and validates the
+  - The check task of the C(mailops.live_smtp.check) playbook. An action plugin that completes and validates the
     accounts (as the C(mailops.live_smtp.account_defaults) filter does), runs M(mailops.live_smtp.smtp_check) on the
     managed host once per account, and returns one row per account built from the module's result.
-  - The result, and so what C(register) keeps in hostvars, holds account names, servers and findings only: no
+  - The result, and so what C(register) keeps in hostvars, holds account names, servers and findings only, no
     password, refresh token or client secret. Still set C(no_log) on the task, since its arguments carry the secrets.
   - Fails the host when any account's check failed (after checking every account).
   - Optionally writes a Prometheus node_exporter textfile-collector file on the host (O(prometheus_file)).

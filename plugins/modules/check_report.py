@@ -14,11 +14,11 @@ short_description: Summarize the check of every play host and write the reports 
 version_added: 0.1.0
 description:
   - The reporting task of the C(mailops.live_smtp.check) playbook. An action plugin that runs on the controller
-    only: run it once (C(run_once)), after M(mailops.live_smtp.check_accounts) registered O(result_var) on every host.
+    only. Run it once (C(run_once)), after M(mailops.live_smtp.check_accounts) registered O(result_var) on every host.
   - Prints one line per host and account, and writes the reports asked for in O(formats) into O(report_dir).
   - A host without rows still gets one, with reason V(host_unreachable) (Ansible could not connect),
     V(check_not_run) (the check task failed before any account, for example invalid accounts) or V(not_checked)
-    (no result: the host left the run before the check task).
+    (no result, the host left the run before the check task).
   - Reports are written also in check mode (they are the output of the check) with mode C(0640), atomically.
 author:
   - mailops.live_smtp maintainers (@mailops)
