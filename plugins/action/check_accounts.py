@@ -75,14 +75,17 @@ class ActionModule(ActionBase):
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         failed = [row for row in rows if not row["ok"]]
+        if failed:
+            summary = "%d of %d account checks failed on %s: %s" % (len(failed), len(rows), host,
+                                                                    ", ".join(row["account"] for row in failed))
+        else:
+            summary = "%d account checks passed on %s" % (len(rows), host)
         result.update(
             checks=rows,
             check_warnings=warnings,
             changed=any(row["changed"] for row in rows) or bool(result.get("prometheus_file", {}).get("changed")),
             failed=bool(failed) or "prometheus_error" in result,
-            msg=("%d of %d account checks failed on %s: %s" % (len(failed), len(rows), host,
-                                                              ", ".join(row["account"] for row in failed)))
-            if failed else "%d account checks passed on %s" % (len(rows), host),
+            msg=summary,
         )
         if "prometheus_error" in result:
             result["msg"] += "; " + result["prometheus_error"]

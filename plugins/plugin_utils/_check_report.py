@@ -23,7 +23,7 @@ ROW_KEYS = ("host", "account", "server", "ok", "reason", "failed_stage", "hint",
 PHASES = ("dns", "connect", "banner", "ehlo", "starttls", "tls", "ehlo_tls", "auth", "envelope", "data")
 PHASE_COLOURS = {"dns": "#8c564b", "connect": "#9467bd", "banner": "#7f7f7f", "ehlo": "#17becf", "starttls": "#bcbd22",
                  "tls": "#1f77b4", "ehlo_tls": "#aec7e8", "auth": "#ff7f0e", "envelope": "#2ca02c", "data": "#98df8a",
-                 "token": "#d62728"}
+                 "other": "#d0d7de", "token": "#d62728"}
 
 # Reasons of a host (not an account) that could not be checked.
 HOST_UNREACHABLE = "host_unreachable"   # Ansible could not connect to the host
@@ -198,8 +198,9 @@ def markdown_report(rows, warnings, generated):
     failed = [row for row in rows if not row["ok"]]
     if failed:
         out += ["", "## What to do", ""]
-        out += ["- %s / %s: `%s` — %s" % (row["host"], row["account"] or "-", row["reason"],
-                                           " ".join(str(row["hint"] or "no hint").split())) for row in failed]
+        for row in failed:
+            hint = " ".join(str(row["hint"] or "no hint").split())
+            out.append("- %s / %s: `%s` — %s" % (row["host"], row["account"] or "-", row["reason"], hint))
     if warnings:
         out += ["", "## Warnings", ""]
         out += ["- %s: %s" % (host, " ".join(w.split())) for host, ws in warnings.items() for w in ws]
@@ -246,8 +247,8 @@ def junit_report(rows, warnings, generated):
                 if row["reply"]:
                     details.append("reply: %s" % json.dumps(row["reply"], sort_keys=True))
                 element.text = "\n".join(details)
-            out = ["server=%s tls=%s auth=%s total_ms=%s" % (row["server"] or "-", row["tls_version"] or "-",
-                                                              row["auth_mechanism"] or "-", row["total_ms"])]
+            out = ["server=%s tls=%s auth=%s total_ms=%s" % (
+                row["server"] or "-", row["tls_version"] or "-", row["auth_mechanism"] or "-", row["total_ms"])]
             if row["timings_ms"]:
                 out.append("timings_ms=%s" % json.dumps(row["timings_ms"], sort_keys=True))
             ET.SubElement(case, "system-out").text = "\n".join(out)
@@ -317,6 +318,12 @@ def latency_svg(host, host_rows_, longest=None):
             parts.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>'
                          % (x, y, width, bar_h, PHASE_COLOURS[phase], _esc("%s %s: %s ms" % (row["account"], phase, ms))))
             x += width
+        # The rest of the total that no phase accounts for (closing the session, a phase the module did not time).
+        other = round((timings.get("total") or 0) - sum(timings.get(p) or 0 for p in PHASES), 1)
+        if other > 0:
+            parts.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>'
+                         % (x, y, other * scale, bar_h, PHASE_COLOURS["other"], _esc("%s other: %s ms" % (row["account"], other))))
+            x += other * scale
         parts.append('<text x="%.1f" y="%d" class="val">%s ms%s</text>'
                      % (x + 4, y + bar_h - 5, _esc(timings.get("total")), "" if row["ok"] else " (failed)"))
         if timings.get("token"):
@@ -335,7 +342,7 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:28px 0 8px} h3{font-s
 .pass{background:#dafbe1;color:#116329} .fail{background:#ffebe9;color:#a40e26}
 table{border-collapse:collapse;font-size:13px;margin-top:8px} th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa} tr.bad td{background:#fff5f5} td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.hint{max-width:420px;color:#57606a} .ok{color:#116329;font-weight:600} .ko{color:#a40e26;font-weight:600}
+td.hint{max-width:420px;color:#57606a} td.nw{white-space:nowrap} .ok{color:#116329;font-weight:600} .ko{color:#a40e26;font-weight:600}
 .legend span{display:inline-block;margin-right:12px;font-size:12px} .legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-2px}
 svg .lbl,svg .val,svg .ax{font-size:12px;font-family:inherit;fill:#1b1f23} svg .ax{fill:#57606a} svg .tick{stroke:#d0d7de;stroke-width:1}
 ul.warn li{color:#7d4e00}
@@ -359,7 +366,7 @@ def html_report(rows, warnings, generated):
            "</tr></thead><tbody>"]
     for row in rows:
         out.append(
-            '<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td class="%s">%s</td><td>%s</td><td>%s</td><td>%s</td>'
+            '<tr class="%s"><td>%s</td><td>%s</td><td class="nw">%s</td><td class="%s">%s</td><td>%s</td><td>%s</td><td class="nw">%s</td>'
             '<td>%s</td><td class="num">%s</td><td>%s</td><td class="num">%s</td><td class="hint">%s</td></tr>'
             % ("" if row["ok"] else "bad", _esc(row["host"]), _esc(row["account"]), _esc(row["server"]),
                "ok" if row["ok"] else "ko", "ok" if row["ok"] else "failed", _esc(row["reason"]),
@@ -372,9 +379,10 @@ def html_report(rows, warnings, generated):
         out += ["<li><b>%s</b>: %s</li>" % (_esc(host), _esc(w)) for host, ws in warnings.items() for w in ws]
         out.append("</ul>")
     out.append("<h2>Latency per phase</h2><p class=\"legend\">")
-    out += ['<span><i style="background:%s"></i>%s</span>' % (PHASE_COLOURS[p], p) for p in PHASES + ("token",)]
-    out.append("</p><p class=\"meta\">Network phases stacked in the order they ran; the thin red bar is the OAuth2 "
-               "token request, which overlaps them. Hover a segment for its time.</p>")
+    out += ['<span><i style="background:%s"></i>%s</span>' % (PHASE_COLOURS[p], p) for p in PHASES + ("other", "token")]
+    out.append("</p><p class=\"meta\">Network phases stacked in the order they ran, up to the check's total time "
+               "(<i>other</i>: the part no phase accounts for); the thin red bar is the OAuth2 token request, which "
+               "overlaps them. Hover a segment for its time.</p>")
     by_host = {}
     for row in rows:
         by_host.setdefault(row["host"], []).append(row)

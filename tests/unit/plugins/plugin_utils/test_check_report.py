@@ -244,11 +244,14 @@ def test_latency_chart_stacks_the_phases_on_one_axis():
     root = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
     rects = root.findall(ns + "rect")
-    # 8 phases of the first account, dns and the token bar of the second.
-    assert len(rects) == 8 + 2
+    # 8 phases and the untimed rest of the first account; dns, the untimed rest and the token bar of the second.
+    assert len(rects) == 8 + 1 + 3
     widths = {r.find(ns + "title").text: float(r.get("width")) for r in rects}
     assert widths["tenant banner: 95.2 ms"] == pytest.approx(95.2 * 560 / 400, abs=0.1)
     assert widths["oauth token: 50.0 ms"] == pytest.approx(50.0 * 560 / 400, abs=0.1)
+    # The bar reaches the total: 287.3 - 286.8 ms of phases, 60 - 1 ms.
+    assert widths["tenant other: 0.5 ms"] == pytest.approx(0.5 * 560 / 400, abs=0.1)
+    assert widths["oauth other: 59.0 ms"] == pytest.approx(59.0 * 560 / 400, abs=0.1)
     assert [t.text for t in root.findall(ns + "text") if t.get("class") == "ax"][-2:] == ["400", "ms"]
 
 
