@@ -428,7 +428,7 @@ def prometheus_text(rows, timestamp, token_store_ages=None):
         ("live_smtp_check_failure_info", "1 for a failed check, labelled with its reason and stage."),
         ("live_smtp_check_last_run_timestamp_seconds", "Unix time of the last check run."),
     ]
-    samples = {name: [] for name, _ in metrics}
+    samples = {metric[0]: [] for metric in metrics}
     for row in rows:
         if not row["account"]:
             continue
