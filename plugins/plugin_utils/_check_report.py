@@ -437,14 +437,14 @@ def prometheus_text(rows, timestamp, token_store_ages=None):
         for phase in PHASES + ("token",):
             ms = (row["timings_ms"] or {}).get(phase)
             if ms is not None:
-                samples["live_smtp_check_phase_seconds"].append('{%s,phase="%s"} %s' % (base, phase, repr(ms / 1000.0)))
+                samples["live_smtp_check_phase_seconds"].append('{%s,phase="%s"} %s' % (base, phase, repr(round(ms / 1000.0, 6))))
         if row["total_ms"] is not None:
-            samples["live_smtp_check_duration_seconds"].append("{%s} %s" % (base, repr(row["total_ms"] / 1000.0)))
+            samples["live_smtp_check_duration_seconds"].append("{%s} %s" % (base, repr(round(row["total_ms"] / 1000.0, 6))))
         if row["tls_days_left"] is not None:
             samples["live_smtp_check_certificate_days_left"].append("{%s} %d" % (base, row["tls_days_left"]))
         if row["account"] in token_store_ages:
             samples["live_smtp_check_token_store_age_seconds"].append(
-                "{%s} %s" % (base, repr(float(token_store_ages[row["account"]]))))
+                "{%s} %s" % (base, repr(round(float(token_store_ages[row["account"]]), 1))))
         if not row["ok"]:
             samples["live_smtp_check_failure_info"].append('{%s,reason="%s",stage="%s"} 1' % (
                 base, _label(row["reason"] or ""), _label(row["failed_stage"] or "")))
