@@ -11,7 +11,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailops.live_smtp.plugins.filter.account_defaults import complete_accounts
-from ansible_collections.mailops.live_smtp.plugins.plugin_utils import _check_report
+from ansible_collections.mailops.live_smtp.plugins.plugin_utils import _check_rows
 
 MODULE = "mailops.live_smtp.smtp_check"
 
@@ -60,8 +60,8 @@ class ActionModule(ActionBase):
         try:
             for account in accounts:
                 module_result = self._execute_module(module_name=MODULE, task_vars=task_vars,
-                                                     module_args=_check_report.module_args(account, args))
-                rows.append(_check_report.account_row(host, account["name"], "%s:%s" % (account["host"], account["port"]),
+                                                     module_args=_check_rows.module_args(account, args))
+                rows.append(_check_rows.account_row(host, account["name"], "%s:%s" % (account["host"], account["port"]),
                                                       module_result))
                 for warning in module_result.get("warnings") or []:
                     if warning not in warnings:
@@ -110,7 +110,7 @@ class ActionModule(ActionBase):
 
     def _write_prometheus(self, rows, accounts, args, task_vars):
         """Writes the textfile-collector file atomically (the copy module's rename), mode 0644."""
-        text = _check_report.prometheus_text(rows, time.time(), self._token_store_ages(accounts, args["token_state_dir"], task_vars))
+        text = _check_rows.prometheus_text(rows, time.time(), self._token_store_ages(accounts, args["token_state_dir"], task_vars))
         if self._connection._shell.tmpdir is None:
             self._make_tmp_path()
         source = self._connection._shell.join_path(self._connection._shell.tmpdir, "live_smtp.prom")

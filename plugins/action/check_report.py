@@ -12,7 +12,7 @@ import tempfile
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.mailops.live_smtp.plugins.plugin_utils import _check_report
+from ansible_collections.mailops.live_smtp.plugins.plugin_utils import _check_report, _check_rows
 
 ARGUMENT_SPEC = dict(
     result_var=dict(type="str", default="__live_smtp_check_result"),
@@ -53,7 +53,7 @@ class ActionModule(ActionBase):
         for host in hosts:
             value = hostvars[host].get(args["result_var"])
             registered[host] = dict(value) if value is not None else None
-        rows, warnings = _check_report.collect(hosts, registered)
+        rows, warnings = _check_rows.collect(hosts, registered)
         generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         written = []
         if args["report_dir"]:
@@ -64,12 +64,12 @@ class ActionModule(ActionBase):
                     path = os.path.join(args["report_dir"], name)
                     write_atomically(path, text)
                     written.append(path)
-            except (OSError, _check_report.ReportError) as exc:
+            except (OSError, _check_rows.ReportError) as exc:
                 raise AnsibleActionFail("could not write the reports in %s: %s" % (args["report_dir"], exc)) from None
-        n = _check_report.counts(rows)
+        n = _check_rows.counts(rows)
         result.update(
             changed=False,  # the reports are the check's output, not a change to any host
-            msg=_check_report.summary(rows, warnings),
+            msg=_check_rows.summary(rows, warnings),
             totals=n,
             reports=written,
             # Printed like debug's message, without -v.

@@ -16,7 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ansible_collections.mailops.live_smtp.plugins.action.check_report import write_atomically
 from ansible_collections.mailops.live_smtp.plugins.filter.account_defaults import complete_account
-from ansible_collections.mailops.live_smtp.plugins.plugin_utils import _check_report as cr
+from ansible_collections.mailops.live_smtp.plugins.plugin_utils import _check_report as rp
+from ansible_collections.mailops.live_smtp.plugins.plugin_utils import _check_rows as cr
 
 PASSWORD = "pw-Zq8secret"
 REFRESH = "M.C5-refresh-secret"
@@ -176,15 +177,15 @@ def test_counts():
 # --- reports --------------------------------------------------------------------------------------------------
 
 def test_json_report():
-    report = json.loads(cr.json_report(mixed_rows(), {"web1": ["w"]}, GENERATED))
+    report = json.loads(rp.json_report(mixed_rows(), {"web1": ["w"]}, GENERATED))
     assert report["generated"] == GENERATED and report["ok"] is False and report["warnings"] == {"web1": ["w"]}
     assert [tuple(c) for c in report["checks"]] == [cr.ROW_KEYS] * 6
-    assert json.loads(cr.json_report(mixed_rows()[:1], {}, GENERATED))["ok"] is True
+    assert json.loads(rp.json_report(mixed_rows()[:1], {}, GENERATED))["ok"] is True
 
 
 def test_markdown_report_escapes_table_cells():
     rows = [cr.account_row("web1", "tenant", "x:587", dict(REFUSED_RESULT, reason="a|b", hint="line1\nline2 | x"))]
-    text = cr.markdown_report(rows, {"web1": ["careful"]}, GENERATED)
+    text = rp.markdown_report(rows, {"web1": ["careful"]}, GENERATED)
     assert "0 of 1 checks passed." in text
     assert "| web1 | tenant | x:587 | **failed** | a\\|b | auth | 535 5.7.139 | TLSv1.3 | - | 38.0 |" in text
     assert "- web1 / tenant: `a|b` — line1 line2 | x" in text and "## Warnings\n\n- web1: careful" in text
@@ -192,7 +193,7 @@ def test_markdown_report_escapes_table_cells():
 
 def test_junit_report_parses_and_says_reason_and_hint(tmp_path):
     path = tmp_path / "junit.xml"
-    path.write_text(cr.junit_report(mixed_rows(), {"web1": ["legacy"]}, GENERATED))
+    path.write_text(rp.junit_report(mixed_rows(), {"web1": ["legacy"]}, GENERATED))
     xml = JUnitXml.fromfile(str(path))
     assert (xml.tests, xml.failures, xml.errors) == (6, 1, 4)
     cases = {(suite.name, case.name): case for suite in xml for case in suite}
@@ -229,7 +230,7 @@ def test_html_report_is_self_contained_and_escapes():
     rows = mixed_rows()
     rows[1]["hint"] = "<script>alert(1)</script> & more"
     page = _Tags()
-    page.feed(cr.html_report(rows, {"web1": ["<b>w</b>"]}, GENERATED))
+    page.feed(rp.html_report(rows, {"web1": ["<b>w</b>"]}, GENERATED))
     assert "script" not in page.tags and "link" not in page.tags and "img" not in page.tags and not page.links
     assert "<script>alert(1)</script> & more" in "".join(page.text)   # shown as text, not markup
     assert page.tags.count("svg") == 1   # web1 only has timings
@@ -240,7 +241,7 @@ def test_html_report_is_self_contained_and_escapes():
 def test_latency_chart_stacks_the_phases_on_one_axis():
     rows = [cr.account_row("web1", "tenant", "x:587", OK_RESULT),
             cr.account_row("web1", "oauth", "x:587", dict(OK_RESULT, timings_ms={"token": 50.0, "dns": 1.0, "total": 60.0}))]
-    svg = cr.latency_svg("web1", rows, longest=400)
+    svg = rp.latency_svg("web1", rows, longest=400)
     root = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
     rects = root.findall(ns + "rect")
@@ -256,10 +257,10 @@ def test_latency_chart_stacks_the_phases_on_one_axis():
 
 
 def test_render_reports_writes_only_the_formats_asked_for():
-    assert list(cr.render_reports(mixed_rows(), {}, GENERATED, ["junit", "json"])) == \
+    assert list(rp.render_reports(mixed_rows(), {}, GENERATED, ["junit", "json"])) == \
         ["live_smtp_check.json", "live_smtp_check.junit.xml"]
-    with pytest.raises(cr.ReportError, match="unknown report format"):
-        cr.render_reports(mixed_rows(), {}, GENERATED, ["pdf"])
+    with pytest.raises(rp.ReportError, match="unknown report format"):
+        rp.render_reports(mixed_rows(), {}, GENERATED, ["pdf"])
 
 
 def test_prometheus_text_parses_and_holds_the_numbers():
