@@ -61,8 +61,8 @@ class ActionModule(ActionBase):
             for account in accounts:
                 module_result = self._execute_module(module_name=MODULE, task_vars=task_vars,
                                                      module_args=_check_rows.module_args(account, args))
-                rows.append(_check_rows.account_row(host, account["name"], "%s:%s" % (account["host"], account["port"]),
-                                                      module_result))
+                server = "%s:%s" % (account["host"], account["port"])
+                rows.append(_check_rows.account_row(host, account["name"], server, module_result))
                 for warning in module_result.get("warnings") or []:
                     if warning not in warnings:
                         warnings.append(warning)
