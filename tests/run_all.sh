@@ -130,7 +130,8 @@ stage_bench() {
   # Figures only (tests/bench/README.md); it never decides pass/fail and is bounded in time.
   PYTHONPATH="$WORK${PYTHONPATH:+:$PYTHONPATH}" timeout 300 python tests/bench/roundtrips.py ||
     echo "bench: did not complete (informational only)"
-  # The check playbook against wait_for and smtp_check on 100 local hosts (one run each, about 2 minutes).
+  # The check playbook against wait_for and smtp_check on 100 local hosts (one run each, about 2 minutes;
+  # tests/bench/playbook_overhead.md).
   timeout 600 bash "$ROOT/tests/bench/playbook_overhead.sh" --runs 1 ||
     echo "bench: playbook_overhead did not complete (informational only)"
 }
