@@ -198,6 +198,11 @@ run bad-format 2 mailops.live_smtp.check -e live_smtp_check_hosts=mail1 -e @good
   -e "live_smtp_check_report_dir=$tmp/report-bad" -e '{"live_smtp_check_report_formats": ["pdf"]}'
 grep -q "value of formats must be one or more of" "$tmp/bad-format.log" || fail "bad-format: no clear message"
 
+# 6. Every host unreachable: exit 4, and no host is left to write the reports (documented).
+run all-unreachable 4 mailops.live_smtp.check -e live_smtp_check_hosts=ghost -e "live_smtp_check_report_dir=$tmp/report-ghost"
+grep -qE '^ghost +: .* unreachable=1 ' "$tmp/all-unreachable.log" || fail "all-unreachable: ghost is not unreachable"
+[ ! -e "$tmp/report-ghost" ] || fail "all-unreachable: a report was written although no host was left to write it"
+
 # No secret in any output, report or Prometheus file of this target, in any encoding.
 python ../smtp_check/files/leakcheck.py --user "$user" "$tmp/secrets.txt" "$STANDIN_DIR/auth.jsonl" \
   "$tmp"/*.log "$tmp"/report*/* || fail "a secret leaked"
