@@ -3,7 +3,7 @@
 # ansible-vault, swaks against the bundled stand-in server), lint, changelog, build; Python 3.8 compatibility.
 # Usage: tests/run_all.sh [stage ...]
 #   stages: sanity compat units integration lint changelog build matrix ee galaxy docs bench (default: all). bench
-#   prints figures (about 30 s) and is never counted as passed or failed. matrix: the extra ansible-core x Python cells
+#   prints figures (about 3 min) and is never counted as passed or failed. matrix: the extra ansible-core x Python cells
 #   of tests/matrix/cells.txt; ee: ansible-builder create; galaxy: galaxy-importer; docs: the antsibull-docs site.
 # Environment: LIVE_SMTP_WORK (staging dir, default /tmp/mailops-live-smtp-work), LIVE_SMTP_VENV (tools venv).
 # Every stage runs even when an earlier one failed; the last line is "N passed, N failed" (stages).
@@ -145,6 +145,10 @@ stage_bench() {
   # Figures only (tests/bench/README.md); it never decides pass/fail and is bounded in time.
   PYTHONPATH="$WORK${PYTHONPATH:+:$PYTHONPATH}" timeout 300 python tests/bench/roundtrips.py ||
     echo "bench: did not complete (informational only)"
+  # The check playbook against wait_for and smtp_check on 100 local hosts (one run each, about 2 minutes;
+  # tests/bench/playbook_overhead.md).
+  timeout 600 bash "$ROOT/tests/bench/playbook_overhead.sh" --runs 1 ||
+    echo "bench: playbook_overhead did not complete (informational only)"
 }
 
 passed=()
