@@ -2,7 +2,7 @@
 # Runs every test of the collection (what .ci/run calls): sanity, unit, integration (real Postfix, msmtp,
 # ansible-vault, swaks against the bundled stand-in server), lint, changelog, build; Python 3.8 compatibility.
 # Usage: tests/run_all.sh [stage ...]
-#   stages: sanity compat units integration lint changelog build bench (default: all). bench prints figures (about 30 s)
+#   stages: sanity compat units integration fleet lint changelog build bench (default: all). bench prints figures (about 30 s)
 #   and is never counted as passed or failed.
 # Environment: LIVE_SMTP_WORK (staging dir, default /tmp/mailops-live-smtp-work), LIVE_SMTP_VENV (tools venv).
 # Every stage runs even when an earlier one failed; the last line is "N passed, N failed" (stages).
@@ -15,7 +15,7 @@ bash "$ROOT/tests/setup.sh"
 . "$ROOT/tests/lib/env.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(sanity compat units integration lint changelog build bench)
+[ ${#stages[@]} -gt 0 ] || stages=(sanity compat units integration fleet lint changelog build bench)
 
 COLL=$(stage_collection)
 cd "$COLL"
@@ -74,6 +74,11 @@ stage_integration() {
     echo "${report[-1]}"
   done
   [ ${#failed[@]} -eq 0 ] || { echo "integration: failed targets: ${failed[*]}"; return 1; }
+}
+
+stage_fleet() {
+  # Debian 12 and 13 hosts in network namespaces, over SSH with become (tests/fleet/README.md); ends with SSH figures.
+  timeout --kill-after=30 "${LIVE_SMTP_FLEET_TIMEOUT:-1800}" bash tests/fleet/run.sh
 }
 
 stage_lint() {
@@ -155,7 +160,7 @@ run_stage() {
 
 for stage in "${stages[@]}"; do
   case "$stage" in
-    sanity|compat|units|integration|lint|changelog|build|bench) run_stage "$stage" ;;
+    sanity|compat|units|integration|fleet|lint|changelog|build|bench) run_stage "$stage" ;;
     *) echo "run_all: unknown stage $stage" >&2; exit 2 ;;
   esac
 done

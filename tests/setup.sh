@@ -12,9 +12,10 @@ PYTHON=${LIVE_SMTP_PYTHON:-python3}
 # (dig): independent clients of the stand-in's token endpoint and DNS responder. app_smtp's tests read its output with
 # the applications' own parsers: php-cli (Nextcloud's config.php), prometheus-alertmanager (amtool check-config; its
 # daemon does not start without an init system), golang-go + golang-gopkg-ini.v1-dev (go-ini, Grafana's and Gitea's
-# ini parser, built in 2 s).
+# ini parser, built in 2 s). tests/fleet: debootstrap (the hosts' Debian 12 and 13 trees), iproute2 (namespaces,
+# bridge), openssh-client (Ansible's SSH), procps (pgrep); the hosts bring their own sshd, sudo and nftables.
 apt_packages=(python3 python3-venv postfix msmtp swaks libnet-ssleay-perl curl bind9-dnsutils libsasl2-modules ca-certificates openssl rsync git shellcheck locales
-  php-cli prometheus-alertmanager golang-go golang-gopkg-ini.v1-dev)
+  php-cli prometheus-alertmanager golang-go golang-gopkg-ini.v1-dev debootstrap iproute2 openssh-client procps)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
