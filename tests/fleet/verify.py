@@ -55,8 +55,8 @@ def verify_mail(state_dir, expect, pairs):
         if info['user'].lower() != user or info['mechanism'].upper() != mechanism or not info.get('tls'):
             problems.append('%s/%s: arrived as user=%s mechanism=%s tls=%s, expected %s %s over TLS'
                             % (host, account, info['user'], info['mechanism'], info.get('tls'), user, mechanism))
-        print('verify: %s/%s arrived: user=%s mechanism=%s tls=%s' % (host, account, info['user'], info['mechanism'],
-                                                                         info.get('tls')))
+        print('verify: %s/%s arrived: user=%s mechanism=%s tls=%s'
+              % (host, account, info['user'], info['mechanism'], info.get('tls')))
     extra = sorted(s for s in mails if s.startswith('fleet ') and
                    tuple(s.split()[1:3]) not in {tuple(p.split(':')) for p in pairs})
     if extra:
