@@ -2,7 +2,7 @@
 # Runs every test of the collection (what .ci/run calls): sanity, unit, integration (real Postfix, msmtp,
 # ansible-vault, swaks against the bundled stand-in server), lint, changelog, build; Python 3.8 compatibility.
 # Usage: tests/run_all.sh [stage ...]
-#   stages: sanity compat units integration lint changelog build matrix ee galaxy docs bench (default: all). bench
+#   stages: sanity compat units integration fleet lint changelog build matrix ee galaxy docs bench (default: all). bench
 #   prints figures (about 3 min) and is never counted as passed or failed. matrix: the extra ansible-core x Python cells
 #   of tests/matrix/cells.txt; ee: ansible-builder create; galaxy: galaxy-importer; docs: the antsibull-docs site.
 # Environment: LIVE_SMTP_WORK (staging dir, default /tmp/mailops-live-smtp-work), LIVE_SMTP_VENV (tools venv).
@@ -16,7 +16,7 @@ bash "$ROOT/tests/setup.sh"
 . "$ROOT/tests/lib/env.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(sanity compat units integration lint changelog build matrix ee galaxy docs bench)
+[ ${#stages[@]} -gt 0 ] || stages=(sanity compat units integration fleet lint changelog build matrix ee galaxy docs bench)
 
 COLL=$(stage_collection)
 cd "$COLL"
@@ -75,6 +75,11 @@ stage_integration() {
     echo "${report[-1]}"
   done
   [ ${#failed[@]} -eq 0 ] || { echo "integration: failed targets: ${failed[*]}"; return 1; }
+}
+
+stage_fleet() {
+  # Debian 12 and 13 hosts in network namespaces, over SSH with become (tests/fleet/README.md); ends with SSH figures.
+  timeout --kill-after=30 "${LIVE_SMTP_FLEET_TIMEOUT:-1800}" bash tests/fleet/run.sh
 }
 
 stage_lint() {
@@ -174,7 +179,7 @@ run_stage() {
 
 for stage in "${stages[@]}"; do
   case "$stage" in
-    sanity|compat|units|integration|lint|changelog|build|matrix|ee|galaxy|docs|bench) run_stage "$stage" ;;
+    sanity|compat|units|integration|fleet|lint|changelog|build|matrix|ee|galaxy|docs|bench) run_stage "$stage" ;;
     *) echo "run_all: unknown stage $stage" >&2; exit 2 ;;
   esac
 done

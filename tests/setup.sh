@@ -13,10 +13,12 @@ PYTHON=${LIVE_SMTP_PYTHON:-python3}
 # the applications' own parsers: php-cli (Nextcloud's config.php), prometheus-alertmanager (amtool check-config; its
 # daemon does not start without an init system), golang-go + golang-gopkg-ini.v1-dev (go-ini, Grafana's and Gitea's
 # ini parser, built in 2 s). The docs stage: pandoc (the Markdown guides into the antsibull-docs site), chromium and
-# fonts-dejavu-core (headless screenshots of the site).
+# fonts-dejavu-core (headless screenshots of the site). tests/fleet: debootstrap (the hosts' Debian 12 and 13 trees),
+# iproute2 (namespaces, bridge), openssh-client (Ansible's SSH), procps (pgrep); the hosts bring their own sshd, sudo
+# and nftables.
 apt_packages=(python3 python3-venv postfix msmtp swaks libnet-ssleay-perl curl bind9-dnsutils libsasl2-modules ca-certificates openssl rsync git shellcheck locales
   php-cli prometheus-alertmanager golang-go golang-gopkg-ini.v1-dev
-  pandoc chromium fonts-dejavu-core)
+  pandoc chromium fonts-dejavu-core debootstrap iproute2 openssh-client procps)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

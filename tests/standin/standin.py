@@ -43,7 +43,7 @@ MULTI_TENANTS = ('consumers', 'common', 'organizations')
 TENANT_DOMAIN = 'contoso.onmicrosoft.com'
 REFRESH_INACTIVITY = 90 * 86400
 DEFAULT_USER = 'standin@outlook.com'
-CERT_NAMES = ('localhost', 'smtp-mail.outlook.com', 'smtp.office365.com', 'smtp.live.com')
+CERT_NAMES = ('localhost', 'smtp-mail.outlook.com', 'smtp.office365.com', 'smtp.live.com', 'login.microsoftonline.com')
 
 # Microsoft's reply texts (docs/microsoft.md), written here on purpose: tests run them through _probe/reasons.py.
 R_AUTH_OK = '235 2.7.0 Authentication successful'
@@ -839,10 +839,12 @@ def dns_answer(query_wire):
             response.set_rcode(dns.rcode.NXDOMAIN)
             continue
         if not (name == 'localhost' or any(name == z or name.endswith('.' + z)
-                                           for z in ('outlook.com', 'office365.com', 'live.com', 'test'))):
+                                           for z in ('outlook.com', 'office365.com', 'live.com', 'microsoftonline.com',
+                                                     'test'))):
             response.set_rcode(dns.rcode.REFUSED)
             continue
-        address = {dns.rdatatype.A: '127.0.0.1', dns.rdatatype.AAAA: '::1'}.get(question.rdtype)
+        # Names point at the address it listens on; ::1 only where that is loopback (--host puts it elsewhere).
+        address = {dns.rdatatype.A: HOST, dns.rdatatype.AAAA: '::1' if HOST == '127.0.0.1' else None}.get(question.rdtype)
         if address:
             response.answer.append(dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, question.rdtype, address))
     return response.to_wire()
@@ -1710,6 +1712,9 @@ def parse_args(argv):
     parser.add_argument('--slow-banner', type=float, default=5, help='banner delay of slow_banner in seconds')
     parser.add_argument('--idle-timeout', type=float, default=300, help='drop an idle SMTP client after this long')
     parser.add_argument('--hostname', default='BN0PR04CA0042.outlook.office365.com', help='the name in the banner')
+    parser.add_argument('--host', default=HOST,
+                        help='IPv4 address to listen on and to answer DNS queries with (default 127.0.0.1; the fleet '
+                             'test bed uses an address inside its own network namespace)')
     args = parser.parse_args(argv)
     args.scenarios = [s for s in args.scenarios.split(',') if s]
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
@@ -1753,7 +1758,9 @@ async def serve(args):
 
 
 def main(argv=None):
+    global HOST  # pylint: disable=global-statement
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    HOST = args.host
     os.makedirs(args.state_dir, exist_ok=True)
     if args.pidfile:
         write_atomic(args.pidfile, '%d\n' % os.getpid())
