@@ -147,6 +147,17 @@ python "$here/files/check_reports.py" --report-dir "$tmp/report" --prom-dir "$tm
   || fail "mixed: wrong reports"
 python ../smtp_check/files/leakcheck.py --user "$user" "$tmp/secrets.txt" "$STANDIN_DIR/auth.jsonl" "$tmp"/prom/* \
   || fail "mixed: a secret in a Prometheus file"
+# The HTML report as a browser shows it, kept for a person to look at (chromium comes with the docs stage's packages).
+if command -v chromium >/dev/null; then
+  shots="${ANSIBLE_COLLECTIONS_PATH%%:*}/ansible_collections/mailops/live_smtp/tests/output/check_playbook"
+  mkdir -p "$shots" && cp "$tmp/report/live_smtp_check.html" "$shots/report.html"
+  profile=$(mktemp -d)
+  timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync --user-data-dir="$profile" \
+    --screenshot="$shots/report.png" --window-size=1400,1700 "file://$shots/report.html" >/dev/null 2>&1 || true
+  rm -rf "$profile"
+  python "$here/files/check_reports.py" --screenshot "$shots/report.png" || fail "mixed: the HTML report did not render"
+fi
 
 # 2. Reports off, no Prometheus file, only the good hosts and accounts: exit 0, nothing written.
 python - "$tmp/run/group_vars/all/mail.yml" "$tmp/run/good.yml" <<'PY'

@@ -2,6 +2,7 @@
 """Reads every report of the mixed run with real parsers and checks what it says.
 
 Usage: check_reports.py --report-dir DIR --prom-dir DIR --standin-port PORT
+       check_reports.py --screenshot PNG    (a browser's picture of the HTML report: a PNG of the window's size)
 Hosts: mail1, mail2 (tenant ok, personal refused, oauth ok), nopython (module cannot run), ghost (unreachable),
 badvars (invalid account list).
 """
@@ -12,6 +13,7 @@ import argparse
 import json
 import os
 import stat
+import struct
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
@@ -181,12 +183,27 @@ def check_prometheus(prom_dir, port):
     print("prometheus: 2 files, mode 0644, read by prometheus_client")
 
 
+def check_screenshot(path):
+    data = open(path, "rb").read() if os.path.exists(path) else b""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "%s: no PNG" % path
+    width, height = struct.unpack(">II", data[16:24])
+    # A blank or error page compresses to a few kB; the rendered table and charts are far larger.
+    assert (width, height) == (1400, 1700) and len(data) > 50000, (width, height, len(data))
+    print("screenshot: %s, %dx%d, %d bytes" % (path, width, height, len(data)))
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--report-dir", required=True)
-    parser.add_argument("--prom-dir", required=True)
-    parser.add_argument("--standin-port", required=True)
+    parser.add_argument("--screenshot")
+    parser.add_argument("--report-dir")
+    parser.add_argument("--prom-dir")
+    parser.add_argument("--standin-port")
     args = parser.parse_args()
+    if args.screenshot:
+        check_screenshot(args.screenshot)
+        return
+    if not (args.report_dir and args.prom_dir and args.standin_port):
+        parser.error("--report-dir, --prom-dir and --standin-port are required")
     names = sorted(os.listdir(args.report_dir))
     assert names == ["live_smtp_check.html", "live_smtp_check.json", "live_smtp_check.junit.xml", "live_smtp_check.md"], names
     for name in names:
