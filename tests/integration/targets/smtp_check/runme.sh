@@ -215,6 +215,21 @@ start = text.index("  - name: personal")
 end = text.index("  - name: oauth")
 open(sys.argv[2], "w").write(text[:start] + text[end:])
 PY
+# ... plus one app-only account (client credentials with the vaulted client secret) that must pass too.
+cat >> "$check_dir/good.yml" <<YAML
+  - name: apponly
+    host: localhost
+    port: $(standin_port outlook)
+    username: $(standin_get app.mailboxes.0)
+    oauth2:
+      grant: client_credentials
+      client_id: $(standin_get app.client_id)
+      tenant: $(standin_get tenant_id)
+      token_url: $(standin_get app_token_url)
+      client_secret: "{{ vault_app_client_secret }}"
+      client_secret_expires: "2099-12-31"
+    ca_file: $STANDIN_CA
+YAML
 
 check() {
   local name=$1 want_rc=$2 rc=0 started=$SECONDS
@@ -284,8 +299,10 @@ mails_before=$(standin_mail_count)
 check check-good-check 0 -e live_smtp_check_hosts=mail1:mail2 -e "@$check_dir/good.yml" -e live_smtp_check_send_test_message=true --check --diff -vvvv
 [ "$(standin_mail_count)" = "$mails_before" ] || fail "check mode sent a message"
 check check-good-send 0 -e live_smtp_check_hosts=mail1:mail2 -e "@$check_dir/good.yml" -e live_smtp_check_send_test_message=true
-standin_wait_mail $((mails_before + 4)) 10 || fail "check-good-send: 4 test messages (2 hosts x 2 accounts) expected"
-[ "$(standin_mail_count)" = $((mails_before + 4)) ] || fail "check-good-send: more than 4 messages arrived"
+standin_wait_mail $((mails_before + 6)) 10 || fail "check-good-send: 6 test messages (2 hosts x 3 accounts) expected"
+[ "$(standin_mail_count)" = $((mails_before + 6)) ] || fail "check-good-send: more than 6 messages arrived"
+[ "$(grep -cF "OK   apponly localhost:$(standin_port outlook)" "$tmp/check-good-send.log")" = 2 ] \
+  || fail "check-good-send: the app-only account is not OK on both hosts"
 
 # Nothing secret in any output of this target, in any encoding, nor in the reports.
 python "$here/files/leakcheck.py" --user "$user" "$tmp/secrets.txt" "$STANDIN_DIR/auth.jsonl" \
