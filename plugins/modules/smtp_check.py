@@ -155,7 +155,7 @@ options:
       grant:
         description:
           - V(refresh_token) signs in as the mailbox (delegated); V(client_credentials) signs in as the app (app-only,
-            Microsoft 365 tenants: application permission SMTP.SendAsApp with admin consent, and the app's service
+            Microsoft 365 tenants, with the application permission SMTP.SendAsApp, admin consent, and the app's service
             principal granted the mailbox in Exchange Online). No refresh token is involved then.
         type: str
         choices: [refresh_token, client_credentials]

@@ -336,5 +336,3 @@ def hint(entry_or_word, facts=None):
         if isinstance(values.get(key), list):
             values[key] = ", ".join(values[key])
     return getattr(entry, hint_variant(entry, facts)).format_map(values)
-
-

@@ -19,7 +19,6 @@ import threading
 import time
 
 from ansible_collections.mailops.live_smtp.plugins.module_utils import _oauth2
-from ansible_collections.mailops.live_smtp.plugins.module_utils._probe import reasons
 from ansible_collections.mailops.live_smtp.plugins.module_utils._probe.errors import ProbeError
 
 _MAX_CHALLENGE = 4096

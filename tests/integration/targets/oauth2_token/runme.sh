@@ -314,8 +314,9 @@ pass "6 parallel callers with an expired cache: 1 request, 1 token"
 
 # --- no refresh token or client secret anywhere in the output (ansible -v logs, helper stdout/stderr)
 # The app's client secret and every base64 line of its private key are secrets too.
+mapfile -t app_key_lines < <(grep -v -- '-----' "$app_key" | grep -E '.{40}')
 python3 - "$T/standin/state.json" "$T/out" "$bogus_untrusted" "$bogus_unreachable" "$refresh_token" "$expired_token" \
-  "$app_secret" $(grep -v -- '-----' "$app_key" | grep -E '.{40}') <<'EOF' || fail "a refresh token or app secret leaked"
+  "$app_secret" "${app_key_lines[@]}" <<'EOF' || fail "a refresh token or app secret leaked"
 import json, os, sys
 state = json.load(open(sys.argv[1]))
 secrets = set(state["refresh_tokens"]) | set(sys.argv[3:])
