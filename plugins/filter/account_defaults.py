@@ -43,14 +43,20 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mailops.live_smtp.plugins.module_utils._oauth2 import DEFAULT_SCOPE, OAuth2Error, token_url_for
+from ansible_collections.mailops.live_smtp.plugins.module_utils._oauth2 import (
+    APP_SCOPE, DEFAULT_SCOPE, MULTI_TENANTS, OAuth2Error, app_token_url, token_url_for)
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # The keys of an account and of its oauth2 settings, as roles/account/meta/argument_specs.yml lists them (a unit
 # test compares the two).
 ACCOUNT_KEYS = frozenset(("name", "host", "port", "security", "username", "from", "auth", "password", "oauth2",
                           "ca_file", "senders"))
-OAUTH2_KEYS = frozenset(("client_id", "client_secret", "refresh_token", "tenant", "token_url", "scope"))
+OAUTH2_KEYS = frozenset(("grant", "client_id", "client_secret", "client_secret_expires", "refresh_token", "tenant",
+                         "token_url", "scope", "certificate", "private_key"))
+GRANTS = ("refresh_token", "client_credentials")
+# Keys that carry a secret: never named with their value in an error.
+OAUTH2_SECRETS = ("refresh_token", "client_secret", "private_key")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # A host name or address as a mail client takes it: letters, digits, dots, hyphens, underscores, IPv6 colons.
 HOST_RE = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?|\[?[0-9A-Fa-f:.]+\]?)$")
 # Postfix maps, msmtprc and application files are line based: a line break, NUL or (in names) a space would end
@@ -88,6 +94,77 @@ def _check_port(port, name):
     if not 1 <= port <= 65535:
         raise ValueError("account %s: port %d is not from 1 to 65535" % (name, port))
     return port
+
+
+def _complete_oauth2(oauth2, name):
+    """The oauth2 settings of one account with grant, tenant, token_url and scope filled in."""
+    grant = oauth2.get("grant") or "refresh_token"
+    if grant not in GRANTS:
+        raise ValueError("account %s: oauth2.grant must be refresh_token or client_credentials, not %r" % (name, str(grant)[:32]))
+    oauth2["grant"] = grant
+    if not oauth2.get("client_id"):
+        raise ValueError("account %s uses auth=oauth2 but sets no oauth2.client_id" % name)
+    for key in OAUTH2_SECRETS:
+        if oauth2.get(key) is not None:
+            _require_text(oauth2[key], name, "oauth2." + key)
+    # PEM text spans lines; every other value goes into one line of some file.
+    for key in OAUTH2_KEYS - {"certificate", "private_key", "client_secret_expires"}:
+        _check_text(oauth2, key, name + " oauth2", secret=key in OAUTH2_SECRETS)
+    if oauth2.get("certificate") is not None and not isinstance(oauth2["certificate"], str):
+        raise ValueError("account %s: oauth2.certificate must be a path or PEM text" % name)
+    expires = oauth2.get("client_secret_expires")
+    if expires is not None:
+        expires = str(expires)  # YAML reads an unquoted 2027-06-30 as a date
+        if not DATE_RE.match(expires):
+            raise ValueError("account %s: oauth2.client_secret_expires must be a date YYYY-MM-DD" % name)
+        oauth2["client_secret_expires"] = expires
+    if grant == "client_credentials":
+        _complete_app_only(oauth2, name)
+    else:
+        for key in ("certificate", "private_key", "client_secret_expires"):
+            if oauth2.get(key):
+                raise ValueError("account %s: oauth2.%s belongs to grant client_credentials; this account uses the "
+                                 "refresh token grant" % (name, key))
+        if not oauth2.get("refresh_token"):
+            raise ValueError("account %s uses auth=oauth2 but sets no oauth2.refresh_token" % name)
+        oauth2["tenant"] = oauth2.get("tenant") or "consumers"
+        try:
+            oauth2["token_url"] = oauth2.get("token_url") or token_url_for(oauth2["tenant"])
+        except OAuth2Error:
+            # token_url_for's own message quotes the tenant; a tenant is no secret, but keep the message ours.
+            raise ValueError("account %s: oauth2.tenant must be consumers, organizations, common, a tenant id (a GUID) "
+                             "or a verified domain" % name) from None
+        oauth2["scope"] = oauth2.get("scope") or DEFAULT_SCOPE
+    for key in ("client_secret", "refresh_token", "certificate", "private_key", "client_secret_expires"):
+        oauth2.setdefault(key, None)
+    return oauth2
+
+
+def _complete_app_only(oauth2, name):
+    """Client credentials: one tenant, a secret or a certificate (and its key), no refresh token."""
+    if oauth2.get("refresh_token"):
+        raise ValueError("account %s: grant client_credentials takes no refresh_token (app-only tokens need none)" % name)
+    tenant = oauth2.get("tenant")
+    if not tenant:
+        raise ValueError("account %s: grant client_credentials needs oauth2.tenant, the tenant id of the mailbox's "
+                         "directory" % name)
+    if tenant.lower() in MULTI_TENANTS:
+        raise ValueError("account %s: grant client_credentials cannot use tenant %s: give the tenant id of the mailbox's "
+                         "directory (personal accounts have no app-only access)" % (name, tenant.lower()))
+    if bool(oauth2.get("client_secret")) == bool(oauth2.get("certificate")):
+        raise ValueError("account %s: grant client_credentials needs exactly one of oauth2.client_secret or "
+                         "oauth2.certificate" % name)
+    if oauth2.get("private_key") and not oauth2.get("certificate"):
+        raise ValueError("account %s: oauth2.private_key needs oauth2.certificate" % name)
+    if oauth2.get("client_secret_expires") and not oauth2.get("client_secret"):
+        raise ValueError("account %s: oauth2.client_secret_expires needs oauth2.client_secret" % name)
+    try:
+        token_url_for(tenant)
+        oauth2["token_url"] = app_token_url(tenant, oauth2.get("token_url"))
+    except OAuth2Error:
+        raise ValueError("account %s: oauth2.tenant must be a tenant id (a GUID) or a verified domain, and token_url "
+                         "that tenant's own endpoint" % name) from None
+    oauth2["scope"] = oauth2.get("scope") or APP_SCOPE
 
 
 def complete_account(account, ca_file):
@@ -136,23 +213,7 @@ def complete_account(account, ca_file):
         unknown = sorted(str(key)[:64] for key in oauth2 if key not in OAUTH2_KEYS)
         if unknown:
             raise ValueError("account %s: unknown oauth2 key(s) %s; known: %s" % (name, ", ".join(unknown), ", ".join(sorted(OAUTH2_KEYS))))
-        for key in ("client_id", "refresh_token"):
-            if not oauth2.get(key):
-                raise ValueError("account %s uses auth=oauth2 but sets no oauth2.%s" % (name, key))
-        for key in ("refresh_token", "client_secret"):
-            if oauth2.get(key) is not None:
-                _require_text(oauth2[key], name, "oauth2." + key)
-        for key in OAUTH2_KEYS:
-            _check_text(oauth2, key, name + " oauth2", secret=key in ("refresh_token", "client_secret"))
-        oauth2["tenant"] = oauth2.get("tenant") or "consumers"
-        try:
-            oauth2["token_url"] = oauth2.get("token_url") or token_url_for(oauth2["tenant"])
-        except OAuth2Error:
-            # token_url_for's own message quotes the tenant; a tenant is no secret, but keep the message ours.
-            raise ValueError("account %s: oauth2.tenant must be consumers, organizations, common, a tenant id (a GUID) "
-                             "or a verified domain" % name) from None
-        oauth2["scope"] = oauth2.get("scope") or DEFAULT_SCOPE
-        oauth2.setdefault("client_secret", None)
+        oauth2 = _complete_oauth2(oauth2, name)
         result["oauth2"] = oauth2
         result["password"] = None
     else:

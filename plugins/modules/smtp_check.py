@@ -32,11 +32,16 @@ description:
     V(starttls_unavailable) (C(starttls)); V(tls_version_rejected), V(cert_untrusted), V(cert_hostname_mismatch),
     V(cert_expired), V(tls_handshake_failed) (C(tls)); V(basic_auth_disabled), V(tenant_smtp_auth_disabled),
     V(security_defaults_block), V(basic_auth_retired), V(invalid_xoauth2_data), V(mechanism_unrecognized),
-    V(account_locked), V(auth_failed), V(auth_rejected), V(auth_mechanism_unavailable), V(token_refresh_failed),
-    V(insecure_connection) (C(auth)); V(not_authenticated), V(send_as_denied), V(submission_quota),
-    V(sending_quota), V(sender_rejected) (C(mail)); V(forwarding_blocked), V(recipient_rejected) (C(rcpt));
-    V(message_rejected) (C(data)); at any stage V(temporary_failure), V(service_unavailable), V(unexpected_reply),
-    V(connection_lost), V(response_timeout), V(protocol_error)."
+    V(account_locked), V(auth_failed), V(auth_rejected), V(auth_mechanism_unavailable), V(insecure_connection)
+    (C(auth)); V(not_authenticated), V(send_as_denied), V(submission_quota), V(sending_quota), V(sender_rejected)
+    (C(mail)); V(forwarding_blocked), V(recipient_rejected) (C(rcpt)); V(message_rejected) (C(data)); from the token
+    endpoint (oauth2 option) or for an app-only token (C(auth)) V(client_secret_invalid), V(client_secret_expired),
+    V(client_assertion_invalid), V(app_not_found), V(tenant_not_found), V(tenant_required), V(scope_needs_default),
+    V(scope_invalid), V(consent_missing), V(refresh_token_expired), V(grant_revoked), V(public_client_needs_secret),
+    V(invalid_grant), V(certificate_invalid), V(signer_missing), V(invalid_client), V(endpoint_unreachable),
+    V(cert_untrusted), V(bad_response), V(invalid_request), V(app_mailbox_denied); at any stage
+    V(temporary_failure), V(service_unavailable), V(unexpected_reply), V(connection_lost), V(response_timeout),
+    V(protocol_error)."
   # END generated: reasons
 author:
   - mailops.live_smtp maintainers (@mailops)
@@ -136,35 +141,65 @@ options:
     type: str
   oauth2:
     description:
-      - Fetch an access token with the refresh-token grant before AUTH (in parallel with DNS, TCP and TLS).
+      - Fetch an access token before AUTH (in parallel with DNS, TCP and TLS), with the refresh token grant
+        (delegated, the default) or the client credentials grant (app-only, O(oauth2.grant=client_credentials)).
+      - The keys are those of C(oauth2) in the shared account vocabulary (P(mailops.live_smtp.account#role)).
       - O(validate_certs) and O(ca_path) apply to the token endpoint too.
+      - A token endpoint error fails at stage C(auth) with its own reason word (C(docs/reasons.md), token endpoint
+        table) and hint. With an app-only token, C(535 5.7.3) is V(app_mailbox_denied).
       - If Microsoft rotates the refresh token, the module cannot store the new one; it returns
         RV(oauth2_refresh_token_rotated=true). Where rotation matters use the token helper of the
         P(mailops.live_smtp.oauth2_token#role) role, which stores it, and pass O(oauth2_access_token).
     type: dict
     suboptions:
+      grant:
+        description:
+          - V(refresh_token) signs in as the mailbox (delegated); V(client_credentials) signs in as the app (app-only,
+            Microsoft 365 tenants, with the application permission SMTP.SendAsApp, admin consent, and the app's service
+            principal granted the mailbox in Exchange Online). No refresh token is involved then.
+        type: str
+        choices: [refresh_token, client_credentials]
+        default: refresh_token
       client_id:
         description: Application (client) id of the app registration.
         type: str
         required: true
       refresh_token:
-        description: The refresh token.
+        description: The refresh token. Required for O(oauth2.grant=refresh_token).
         type: str
-        required: true
       client_secret:
-        description: Client secret, for confidential apps only.
+        description:
+          - Client secret, for confidential apps; for O(oauth2.grant=client_credentials) this or O(oauth2.certificate).
+        type: str
+      client_secret_expires:
+        description: Expiry date (YYYY-MM-DD) of the client secret. Accepted for the shared vocabulary; not used here.
+        type: str
+      certificate:
+        description:
+          - Certificate credential (O(oauth2.grant=client_credentials)), a PEM file path on the managed host or the
+            PEM text. The client assertion (JWT, RS256, C(x5t#S256)) is signed with the Python package C(cryptography)
+            when present, else with the C(openssl) command; with neither the check fails with V(signer_missing).
+        type: str
+      private_key:
+        description:
+          - Unencrypted RSA private key of O(oauth2.certificate), a PEM file path or the PEM text. Default the key in
+            the certificate's PEM.
         type: str
       tenant:
-        description: V(consumers) for personal accounts, V(organizations), or a tenant id or domain.
+        description:
+          - V(consumers) for personal accounts, V(organizations), or a tenant id or domain.
+          - Required for O(oauth2.grant=client_credentials), which refuses V(consumers), V(common) and
+            V(organizations) (V(tenant_required)).
+          - Default V(consumers) for the refresh token grant.
         type: str
-        default: consumers
       token_url:
         description: Token endpoint (must be https). Default C(https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token).
         type: str
       scope:
-        description: Scopes requested.
+        description:
+          - Scopes requested. Default C(https://outlook.office.com/SMTP.Send offline_access) for the refresh token grant,
+            C(https://outlook.office365.com/.default) for client credentials.
         type: str
-        default: https://outlook.office.com/SMTP.Send offline_access
   mail_from:
     description:
       - Envelope sender for the envelope probe or the test message. Default O(username). Outlook accepts only the
@@ -209,6 +244,17 @@ EXAMPLES = r"""
     oauth2:
       client_id: "{{ outlook_client_id }}"
       refresh_token: "{{ vault_outlook_refresh_token }}"
+  delegate_to: localhost
+
+- name: Check a Microsoft 365 mailbox with an app-only token (client credentials, certificate credential)
+  mailops.live_smtp.smtp_check:
+    host: smtp.office365.com
+    username: alerts@contoso.com
+    oauth2:
+      grant: client_credentials
+      client_id: "{{ alerts_app_client_id }}"
+      tenant: "{{ contoso_tenant_id }}"
+      certificate: /etc/ssl/private/alerts-app.pem
   delegate_to: localhost
 
 - name: Check an app password of a Microsoft 365 mailbox and probe the envelope (nothing is sent)
@@ -443,13 +489,22 @@ def argument_spec():
         auth=dict(type="str", choices=["auto", "login", "plain", "xoauth2", "none"], default="auto"),
         oauth2_access_token=dict(type="str", no_log=True),
         oauth2=dict(type="dict", options=dict(
+            grant=dict(type="str", choices=["refresh_token", "client_credentials"], default="refresh_token"),
             client_id=dict(type="str", required=True),
-            refresh_token=dict(type="str", required=True, no_log=True),
+            refresh_token=dict(type="str", no_log=True),
             client_secret=dict(type="str", no_log=True),
-            tenant=dict(type="str", default="consumers"),
+            client_secret_expires=dict(type="str", no_log=False),
+            certificate=dict(type="str", no_log=False),
+            private_key=dict(type="str", no_log=True),
+            tenant=dict(type="str"),
             token_url=dict(type="str", no_log=False),
-            scope=dict(type="str", default="https://outlook.office.com/SMTP.Send offline_access"),
-        )),
+            scope=dict(type="str"),
+        ), required_if=[
+            ("grant", "refresh_token", ("refresh_token",)),
+            ("grant", "client_credentials", ("tenant",)),
+            ("grant", "client_credentials", ("client_secret", "certificate"), True),
+        ], mutually_exclusive=[("client_secret", "certificate"), ("refresh_token", "certificate")],
+            required_by={"private_key": "certificate"}),
         mail_from=dict(type="str"),
         rcpt_to=dict(type="list", elements="str"),
         send_test_message=dict(type="bool", default=False),

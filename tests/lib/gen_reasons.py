@@ -61,9 +61,6 @@ def _hint_cell(reasons, entry):
         cell = md(texts[0][1])
     else:
         cell = "<br>".join("**%s:** %s" % (label, md(text)) for label, text in texts)
-    if entry.word == "token_refresh_failed":
-        cell += " Per error: " + "; ".join("%s: %s" % (code(error), md(hint)) for error, hint in
-                                           reasons.TOKEN_HINTS.items())
     return cell
 
 
@@ -86,19 +83,38 @@ def microsoft_reply_table(reasons):
     return "\n".join(lines) + "\n"
 
 
-def module_reason_list(reasons):
-    """The reason words of smtp_check's DOCUMENTATION, grouped by the stage where each is reported first."""
+def module_reason_list(reasons, oauth2):
+    """The reason words of smtp_check's DOCUMENTATION, grouped by the stage where each is reported first; the token
+    endpoint's words (and app_mailbox_denied) from _oauth2's table, all at stage auth."""
     groups = {}
     for word in reasons.words():
         label = _stage_label(reasons, reasons.entry_for(word)).split(", ")[0]
         groups.setdefault(label, []).append("V(%s)" % word)
     order = [stage for stage in reasons.STAGES if stage in groups] + ["any"]
     parts = ["%s (C(%s))" % (", ".join(groups[label]), label) for label in order if label != "any"]
+    token_words = [entry.word for entry in oauth2.TOKEN_ERRORS + oauth2.SMTP_TOKEN_REPLIES
+                   if entry.word not in _NOT_FROM_THE_PROBE]
+    parts.append("from the token endpoint (oauth2 option) or for an app-only token (C(auth)) "
+                 + ", ".join("V(%s)" % word for word in token_words))
     parts.append("at any stage " + ", ".join(groups["any"]))
     text = ("Reasons (RV(reason)), by the stage where each is first reported (the table with replies and hints is "
             "C(docs/reasons.md)): " + "; ".join(parts) + ".")
     wrapped = textwrap.wrap(text, width=112, break_long_words=False, break_on_hyphens=False)
     return "  - \"" + "\n    ".join(wrapped) + "\"\n"
+
+
+# Words of _oauth2's table that only the interactive logins (device code, PKCE) report, never smtp_check.
+_NOT_FROM_THE_PROBE = ("authorization_pending", "slow_down", "expired_token", "authorization_declined",
+                       "bad_verification_code", "state_mismatch", "login_timeout")
+
+
+def token_error_table(oauth2):
+    """_oauth2's table: reason word, what selects it (AADSTS numbers, OAuth errors, SMTP replies), example, hint."""
+    lines = ["| reason | selected by | example | hint |", "|---|---|---|---|"]
+    for entry in oauth2.TOKEN_ERRORS + oauth2.SMTP_TOKEN_REPLIES:
+        selected = ", ".join(code(c) for c in entry.codes) or "local condition"
+        lines.append("| %s | %s | %s | %s |" % (code(entry.word), selected, md(entry.example), md(entry.hint)))
+    return "\n".join(lines) + "\n"
 
 
 def rows_table(rows, fields):
@@ -112,10 +128,10 @@ def rows_table(rows, fields):
 # file, block name, what goes between the markers
 BLOCKS = [
     ("docs/reasons.md", "reasons", lambda: reason_table(module_util("_probe/reasons.py"))),
-    ("plugins/modules/smtp_check.py", "reasons", lambda: module_reason_list(module_util("_probe/reasons.py"))),
+    ("plugins/modules/smtp_check.py", "reasons", lambda: module_reason_list(module_util("_probe/reasons.py"),
+                                                                            module_util("_oauth2.py"))),
     ("docs/microsoft.md", "microsoft-replies", lambda: microsoft_reply_table(module_util("_probe/reasons.py"))),
-    # The token endpoint's errors, once _oauth2.TOKEN_ERRORS exists:
-    # ("docs/reasons.md", "token-errors", lambda: rows_table(module_util("_oauth2.py").TOKEN_ERRORS, ("word", "example", "hint"))),
+    ("docs/reasons.md", "token-errors", lambda: token_error_table(module_util("_oauth2.py"))),
 ]
 
 

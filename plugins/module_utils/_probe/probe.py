@@ -29,6 +29,7 @@ import socket
 import ssl
 import time
 
+from ansible_collections.mailops.live_smtp.plugins.module_utils import _oauth2
 from ansible_collections.mailops.live_smtp.plugins.module_utils._probe import microsoft, network, reasons, sasl, tls
 from ansible_collections.mailops.live_smtp.plugins.module_utils._probe.errors import ConfigError, ProbeError
 from ansible_collections.mailops.live_smtp.plugins.module_utils._probe.wire import (
@@ -304,6 +305,9 @@ class Probe:
                 self.session, mechanism, opts.username, opts.password, access_token)
             if not self.encrypted():  # the server answered: the credentials did go out in the clear
                 self.result["warnings"].append("security is none: the credentials went over the network unencrypted")
+            if reply.code == 535 and reply.enhanced == "5.7.3" and self.token is not None and self.token.app_only:
+                # A token the endpoint just issued to the app, refused: Exchange does not let the app use this mailbox.
+                raise ProbeError("auth", "app_mailbox_denied", reply=reply, hint=_oauth2.hint_for("app_mailbox_denied"))
             expect("auth", reply, (235,))
             self.result["authenticated"] = True
 

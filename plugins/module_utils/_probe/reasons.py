@@ -6,6 +6,7 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 """Every reason word smtp_check can return, the server replies that select it, and the hint shown for it.
+(The token endpoint's words, and app_mailbox_denied, come with their hints from _oauth2.TOKEN_ERRORS.)
 
 REASONS is the one table: classify_reply() walks it in order for a failed reply, hint() writes the text a result
 shows. docs/reasons.md and the reason list in smtp_check's DOCUMENTATION are generated from it
@@ -260,30 +261,9 @@ REASONS = (
         plaintext="The server offers no AUTH on this unencrypted connection (most servers offer it only inside TLS): "
                   "set security to starttls (or tls for implicit TLS) instead of none."),
     local_reason(
-        "token_refresh_failed", ("auth",), "token endpoint error (invalid_grant: AADSTS70000 / AADSTS700082, ...)",
-        "The OAuth2 access token could not be fetched with the refresh token."),
-    local_reason(
         "insecure_connection", ("auth",), "none: refused locally, no credential sent",
         "Credentials are only sent over verified TLS: keep validate_certs on and security starttls or tls."),
 )
-
-# Hints for token_refresh_failed, per OAuth2Error.reason.
-TOKEN_HINTS = {
-    "invalid_grant": "The refresh token is invalid, expired, revoked or already rotated: get a new one by signing in "
-                     "again (consent) and store it.",
-    "invalid_client": "The client_id (or client_secret) is wrong, or the app is not registered for this tenant: check "
-                      "the app registration.",
-    "unauthorized_client": "The app may not use this grant or tenant: for personal accounts register the app for "
-                           "personal Microsoft accounts and use tenant consumers.",
-    "invalid_scope": "The scope is not valid for this app: use https://outlook.office.com/SMTP.Send offline_access.",
-    "endpoint_unreachable": "The token endpoint is unreachable: allow egress to login.microsoftonline.com:443 (or "
-                            "token_url), and check any proxy.",
-    "cert_untrusted": "The token endpoint's certificate could not be verified: a TLS-intercepting proxy may be in "
-                      "the path; set ca_path to its CA if it is yours.",
-    "bad_response": "The token endpoint answered something that is not a token response: check token_url.",
-    "invalid_request": "The token request was refused as malformed: check client_id, tenant and token_url.",
-}
-_TOKEN_HINT_DEFAULT = "The token endpoint refused the refresh: read the error description, then sign in again if needed."
 
 # The first entry of each word: its hint when no reply selected a particular entry.
 _BY_WORD = {}
@@ -356,8 +336,3 @@ def hint(entry_or_word, facts=None):
         if isinstance(values.get(key), list):
             values[key] = ", ".join(values[key])
     return getattr(entry, hint_variant(entry, facts)).format_map(values)
-
-
-def token_hint(oauth_reason):
-    """Hint for token_refresh_failed, from the OAuth2 error code."""
-    return TOKEN_HINTS.get(oauth_reason, _TOKEN_HINT_DEFAULT)

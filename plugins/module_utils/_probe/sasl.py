@@ -19,7 +19,6 @@ import threading
 import time
 
 from ansible_collections.mailops.live_smtp.plugins.module_utils import _oauth2
-from ansible_collections.mailops.live_smtp.plugins.module_utils._probe import reasons
 from ansible_collections.mailops.live_smtp.plugins.module_utils._probe.errors import ProbeError
 
 _MAX_CHALLENGE = 4096
@@ -78,37 +77,48 @@ def authenticate(session, mechanism, username, password, access_token):
 
 
 class TokenFetch(threading.Thread):
-    """Fetches the OAuth2 access token while DNS, TCP and TLS are under way."""
+    """Fetches the OAuth2 access token while DNS, TCP and TLS are under way: the refresh token grant (delegated) or
+    the client credentials grant (app-only, oauth2 grant=client_credentials)."""
 
     def __init__(self, oauth2, validate_certs, ca_path, timeout):
         super(TokenFetch, self).__init__()
         self.daemon = True
         self.oauth2 = oauth2
+        self.app_only = oauth2.get("grant") == "client_credentials"
         self.kwargs = {"validate_certs": validate_certs, "ca_file": ca_path, "timeout": timeout}
         self.result = None
         self.error = None
         self.elapsed = None
 
+    def fetch(self):
+        oauth2 = self.oauth2
+        if self.app_only:
+            return _oauth2.client_credentials_token(
+                oauth2["client_id"], oauth2.get("tenant"), client_secret=oauth2.get("client_secret"),
+                certificate=oauth2.get("certificate"), private_key=oauth2.get("private_key"),
+                token_url=oauth2.get("token_url"), scope=oauth2.get("scope") or _oauth2.APP_SCOPE, **self.kwargs)
+        return _oauth2.refresh_access_token(
+            oauth2["client_id"], oauth2["refresh_token"], token_url=oauth2.get("token_url"),
+            tenant=oauth2.get("tenant") or "consumers", scope=oauth2.get("scope") or _oauth2.DEFAULT_SCOPE,
+            client_secret=oauth2.get("client_secret"), words=True, **self.kwargs)
+
     def run(self):
         started = time.monotonic()
         try:
-            self.result = _oauth2.refresh_access_token(
-                self.oauth2["client_id"], self.oauth2["refresh_token"], token_url=self.oauth2.get("token_url"),
-                tenant=self.oauth2.get("tenant") or "consumers", scope=self.oauth2.get("scope") or _oauth2.DEFAULT_SCOPE,
-                client_secret=self.oauth2.get("client_secret"), **self.kwargs)
+            self.result = self.fetch()
         except _oauth2.OAuth2Error as exc:
             self.error = exc
         except Exception as exc:  # pylint: disable=broad-except  # a thread must report, never die silently
-            self.error = _oauth2.OAuth2Error("bad_response", "%s: %s" % (type(exc).__name__, exc))
+            self.error = _oauth2.OAuth2Error("bad_response", type(exc).__name__)
         self.elapsed = time.monotonic() - started
 
     def wait(self, deadline):
-        """The access token, or ProbeError token_refresh_failed."""
+        """The access token, or the ProbeError of the token endpoint's failure: its stable word (TOKEN_ERRORS of
+        _oauth2) as reason, its hint as hint."""
         self.join(max(deadline.remaining(), 0))
         if self.is_alive():
-            raise ProbeError("auth", "token_refresh_failed", "the token endpoint did not answer before the timeout",
-                             hint=reasons.token_hint("endpoint_unreachable"))
+            raise ProbeError("auth", "endpoint_unreachable", "the token endpoint did not answer before the timeout",
+                             hint=_oauth2.hint_for("endpoint_unreachable"))
         if self.error is not None:
-            raise ProbeError("auth", "token_refresh_failed", "%s: %s" % (self.error.reason, self.error.description),
-                             hint=reasons.token_hint(self.error.reason))
+            raise ProbeError("auth", self.error.word, self.error.description, hint=self.error.hint)
         return self.result["access_token"]

@@ -14,9 +14,12 @@
       (EX_TEMPFAIL) so that a mail transfer agent defers the mail instead of bouncing it.
 
   live-smtp-token --seed STORE --owner USER [--group GROUP] [--check]
-      Used by the role: read {client_id, client_secret, refresh_token, token_url, scope, ca_file} as JSON on stdin
-      and (re)create the store only when it is missing or the refresh token differs from the one it was seeded
-      from (by SHA-256), so a rotated refresh token is never overwritten by the older vaulted one. Prints a JSON
+      Used by the role: read {grant, client_id, client_secret, refresh_token, tenant, certificate, private_key,
+      token_url, scope, ca_file} as JSON on stdin and (re)create the store only when it is missing or the
+      credential differs from the one it was seeded from (by SHA-256), so a rotated refresh token is never
+      overwritten by the older vaulted one. grant client_credentials (app-only) needs client_secret or certificate
+      (and private_key) instead of a refresh token; a certificate or key given as a path is read now and kept as
+      PEM text in the store, so the user that sends needs no access to the file. Prints a JSON
       result without any secret: {"changed": bool, "action": "created|reseeded|updated|unchanged"}.
 """
 
@@ -37,16 +40,18 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 
-from _oauth2 import OAuth2Error, refresh_access_token  # noqa: E402  pylint: disable=wrong-import-position
+from _oauth2 import OAuth2Error, client_credentials_token, refresh_access_token  # noqa: E402  pylint: disable=wrong-import-position
 
 EX_USAGE = 64
 EX_TEMPFAIL = 75
 STORE_VERSION = 1
 # A cached token is used until this many seconds before it expires (less for short-lived tokens).
 REFRESH_MARGIN = 300
-SEED_KEYS = ("client_id", "client_secret", "refresh_token", "token_url", "scope", "ca_file")
+SEED_KEYS = ("grant", "client_id", "client_secret", "refresh_token", "tenant", "certificate", "private_key", "token_url",
+             "scope", "ca_file")
 # Settings that, when changed, make a cached access token stale (it was issued for other settings).
-TOKEN_BOUND_KEYS = ("client_id", "client_secret", "token_url", "scope")
+TOKEN_BOUND_KEYS = ("grant", "client_id", "client_secret", "tenant", "certificate", "private_key", "token_url", "scope")
+APP_ONLY = "client_credentials"
 
 
 class HelperError(Exception):
@@ -88,9 +93,23 @@ def _read_store(store):
             data = json.load(handle)
         except ValueError:
             raise HelperError("token store %s is not valid JSON: run the role again to re-seed it" % store)
-    if not isinstance(data, dict) or not data.get("client_id") or not data.get("refresh_token"):
-        raise HelperError("token store %s lacks client_id or refresh_token: run the role again" % store)
+    if not isinstance(data, dict) or not data.get("client_id") or not _has_credential(data):
+        raise HelperError("token store %s lacks client_id or its credential: run the role again" % store)
     return data, info
+
+
+def _has_credential(data):
+    """A refresh token, or for app-only a client secret or certificate."""
+    if data.get("grant") == APP_ONLY:
+        return bool(data.get("client_secret") or data.get("certificate"))
+    return bool(data.get("refresh_token"))
+
+
+def _seed_hash(seed):
+    """What the store was seeded from: the refresh token, or the app-only credential (secret, certificate, key)."""
+    if seed.get("grant") == APP_ONLY:
+        return _sha256(json.dumps([seed.get(key) for key in ("client_secret", "certificate", "private_key")]))
+    return _sha256(seed["refresh_token"])
 
 
 def _write_store(store, data, uid=None, gid=None, mode=0o600):
@@ -203,15 +222,23 @@ def get_token(store, now=None):
         if token:
             return token
         try:
-            result = refresh_access_token(data["client_id"], data["refresh_token"], token_url=data.get("token_url"),
-                                          scope=data.get("scope"), client_secret=data.get("client_secret"),
-                                          ca_file=data.get("ca_file"))
+            if data.get("grant") == APP_ONLY:
+                # App-only: a new token from the app's own credential, no refresh token involved.
+                result = client_credentials_token(data["client_id"], data.get("tenant"),
+                                                  client_secret=data.get("client_secret"),
+                                                  certificate=data.get("certificate"),
+                                                  private_key=data.get("private_key"), token_url=data.get("token_url"),
+                                                  scope=data.get("scope"), ca_file=data.get("ca_file"))
+            else:
+                result = refresh_access_token(data["client_id"], data["refresh_token"], token_url=data.get("token_url"),
+                                              scope=data.get("scope"), client_secret=data.get("client_secret"),
+                                              ca_file=data.get("ca_file"))
         except OAuth2Error as exc:
             raise HelperError(_explain(exc, store))
         data["access_token"] = result["access_token"]
         data["issued_at"] = time.time()
         data["expires_at"] = result["expires_at"]
-        if result["rotated"]:
+        if result.get("rotated"):
             data["refresh_token"] = result["refresh_token"]
             data["rotated_at"] = int(time.time())
         # A group-shared store stays shared: same group, same mode, whoever refreshed it.
@@ -225,9 +252,33 @@ def _read_seed(stream):
         seed = json.load(stream)
     except ValueError:
         raise HelperError("--seed expects a JSON object on stdin")
-    if not isinstance(seed, dict) or not seed.get("client_id") or not seed.get("refresh_token"):
-        raise HelperError("--seed needs client_id and refresh_token on stdin")
-    return dict((key, seed.get(key) or None) for key in SEED_KEYS)
+    if not isinstance(seed, dict) or not seed.get("client_id") or not _has_credential(seed):
+        raise HelperError("--seed needs client_id and refresh_token (or, for grant client_credentials, client_secret "
+                          "or certificate) on stdin")
+    seed = dict((key, seed.get(key) or None) for key in SEED_KEYS)
+    if seed["grant"] == APP_ONLY:
+        seed["refresh_token"] = None
+        for key, what in (("certificate", "certificate"), ("private_key", "private key")):
+            seed[key] = _pem_text(seed[key], what)
+    else:
+        seed["grant"] = None
+        for key in ("tenant", "certificate", "private_key"):
+            seed[key] = None
+    return seed
+
+
+def _pem_text(value, what):
+    """PEM text of a path or of the text itself (read by the seeding root, kept in the 0600 store)."""
+    if not value or "-----BEGIN" in value:
+        return value
+    try:
+        with open(value, "r", encoding="ascii") as handle:
+            text = handle.read(1024 * 1024)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HelperError("cannot read the %s %s: %s" % (what, value, getattr(exc, "strerror", None) or type(exc).__name__))
+    if "-----BEGIN" not in text:
+        raise HelperError("the %s %s holds no PEM text" % (what, value))
+    return text
 
 
 def _needs_fixing(info, uid, gid, mode):
@@ -251,7 +302,7 @@ def seed_store(store, seed, owner, group=None, check=False, mode=0o600):
     directory = os.path.dirname(os.path.abspath(store))
     if not check and not os.path.isdir(directory):
         raise HelperError("directory %s does not exist" % directory)
-    seed_hash = _sha256(seed["refresh_token"])
+    seed_hash = _seed_hash(seed)
     with _LockIfPossible(store, uid, gid, check, mode):
         current = None
         if os.path.lexists(store):

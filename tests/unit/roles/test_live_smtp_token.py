@@ -258,3 +258,48 @@ def test_two_callers_with_an_expired_token_make_one_refresh(helper, standin):
     assert len(tokens) == 1, "both callers print the one token the first of them fetched"
     assert grants(standin) == count + 1, "the second caller found the fresh token after the lock: no second request"
     assert read_store(helper)["access_token"] in tokens
+
+
+# --- app-only (client credentials)
+
+def app_seed(helper, standin, *extra, **changes):
+    seed_data = {"grant": "client_credentials", "client_id": standin["app"]["client_id"], "tenant": standin["tenant_id"],
+                 "token_url": standin["app_token_url"], "ca_file": standin["ca_file"],
+                 "certificate": standin["app_certificate"]["certificate_file"],
+                 "private_key": standin["app_certificate"]["private_key_file"]}
+    seed_data.update(changes)
+    return run(helper, helper["store"], "--seed", "--owner", OWNER, *extra, stdin=json.dumps(seed_data))
+
+
+def test_app_only_store_keeps_the_key_as_pem_and_gets_app_tokens(helper, standin, tmp_path):
+    key = tmp_path / "app.key"
+    shutil.copy(standin["app_certificate"]["private_key_file"], str(key))
+    result = app_seed(helper, standin, private_key=str(key))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["action"] == "created"
+    data = read_store(helper)
+    assert data["grant"] == "client_credentials" and data["refresh_token"] is None
+    assert "-----BEGIN" in data["private_key"] and "-----BEGIN" in data["certificate"]
+    assert stat.S_IMODE(os.stat(helper["store"]).st_mode) == 0o600
+    os.unlink(str(key))  # the store no longer needs the file
+    first = run(helper, helper["store"])
+    assert first.returncode == 0, first.stderr
+    again = run(helper, helper["store"])
+    assert again.stdout == first.stdout and len(first.stdout.strip()) > 20
+    # The same credential seeds nothing new; a new client secret re-seeds.
+    same = app_seed(helper, standin)
+    assert json.loads(same.stdout)["action"] == "unchanged", same.stdout
+    secret = app_seed(helper, standin, certificate=None, private_key=None, client_secret=standin["app"]["client_secret"])
+    assert json.loads(secret.stdout)["action"] == "reseeded"
+    assert run(helper, helper["store"]).returncode == 0
+
+
+def test_app_only_seed_without_a_credential_is_refused(helper, standin):
+    result = app_seed(helper, standin, certificate=None, private_key=None)
+    assert result.returncode == 75 and "client_secret or certificate" in result.stderr
+    assert not os.path.exists(helper["store"])
+
+
+def test_app_only_seed_with_an_unreadable_key_names_the_file(helper, standin, tmp_path):
+    result = app_seed(helper, standin, private_key=str(tmp_path / "missing.key"))
+    assert result.returncode == 75 and "missing.key" in result.stderr and "-----BEGIN" not in result.stderr

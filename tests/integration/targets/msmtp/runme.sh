@@ -65,13 +65,15 @@ client_id=$(standin_get accounts.client_id)
 system_password="sys $(rand) #%\\:\$ {{ x }} 'q\" é"
 user_password=" usr-$(rand) "
 untrusted_password="never-sent-$(rand)"
+app_secret=$(standin_get app.client_secret)
 
 printf '%s\n' "test-vault-$(rand)" > "$T/vault-pass"
 chmod 0600 "$T/vault-pass"
 # secrets.yml: JSON strings are YAML double-quoted scalars; !unsafe on the one that holds {{ }}.
-"$PY" - "$T/secrets.yml" "$system_password" "$user_password" "$untrusted_password" "$refresh_token" <<'EOF'
+"$PY" - "$T/secrets.yml" "$system_password" "$user_password" "$untrusted_password" "$refresh_token" "$app_secret" <<'EOF'
 import json, os, sys
-names = ["vault_system_password", "vault_user_password", "vault_untrusted_password", "vault_refresh_token"]
+names = ["vault_system_password", "vault_user_password", "vault_untrusted_password", "vault_refresh_token",
+         "vault_app_client_secret"]
 os.umask(0o077)
 with open(sys.argv[1], "w", encoding="utf-8") as handle:
     for name, value in zip(names, sys.argv[2:]):
@@ -97,7 +99,7 @@ msmtp_aliases_file: $T/aliases
 msmtp_aliases:
   root: $alias_target
   default: $alias_target
-msmtp_accounts: [outlook, oauth, untrusted, wronghost]
+msmtp_accounts: [outlook, oauth, untrusted, wronghost, apponly]
 live_smtp_accounts:
   - name: outlook
     host: localhost
@@ -115,6 +117,17 @@ live_smtp_accounts:
       client_id: $client_id
       refresh_token: "{{ vault_refresh_token }}"
       token_url: $(standin_get token_url)
+  - name: apponly
+    host: localhost
+    port: $(standin_port outlook)
+    username: $(standin_get app.mailboxes.0)
+    ca_file: $STANDIN_CA
+    oauth2:
+      grant: client_credentials
+      client_id: $(standin_get app.client_id)
+      tenant: $(standin_get tenant_id)
+      token_url: $(standin_get app_token_url)
+      client_secret: "{{ vault_app_client_secret }}"
   - name: personal
     host: localhost
     port: $(standin_port outlook)
@@ -262,6 +275,15 @@ send root_oauth root -a oauth rcpt@example.net
 [ "$rc" = 0 ] || fail "root xoauth2: $(cat "$T/out/root_oauth.err")"
 check_delivery root_oauth XOAUTH2 ""
 token1=$(last_auth secret)
+# App-only (client credentials): the token that arrived is one the stand-in issued to the app, not to a user.
+send root_apponly root -a apponly rcpt@example.net
+[ "$rc" = 0 ] || fail "root app-only xoauth2: $(cat "$T/out/root_apponly.err")"
+check_delivery root_apponly XOAUTH2 ""
+"$PY" - "$STANDIN_DIR/state.json" "$(last_auth secret)" "$(standin_get app.client_id)" <<'EOF' || fail "app-only: not an app token"
+import json, sys
+assert (json.load(open(sys.argv[1]))["access_tokens"].get(sys.argv[2]) or {}).get("app") == sys.argv[3]
+EOF
+pass "app-only account (client secret): root's mail arrived authenticated with XOAUTH2 and an app token"
 send listed_oauth "$listed" -a oauth rcpt@example.net
 [ "$rc" = 0 ] || fail "$listed xoauth2: $(cat "$T/out/listed_oauth.err")"
 check_delivery listed_oauth XOAUTH2 ""
@@ -288,8 +310,8 @@ newest = max(int(n.split(".")[0]) for n in os.listdir(maildir) if n.endswith(".j
 assert json.load(open(os.path.join(maildir, "%d.json" % newest)))["rcpt_to"] == [sys.argv[2]]
 EOF
 grep -q "smtpstatus=250" "$T/msmtp.log" || fail "no delivery logged in $T/msmtp.log"
-[ "$(standin_mail_count)" = $((mails + 9)) ] || fail "expected 9 new mails, got $(( $(standin_mail_count) - mails ))"
-pass "aliases (root -> $alias_target) and logfile work; 9 mails arrived"
+[ "$(standin_mail_count)" = $((mails + 10)) ] || fail "expected 10 new mails, got $(( $(standin_mail_count) - mails ))"
+pass "aliases (root -> $alias_target) and logfile work; 10 mails arrived"
 
 # --- an unlisted user can read neither secret and cannot send
 before=$(auth_lines)
@@ -360,8 +382,8 @@ EOF
 pass "$HYPOTHESIS_COUNT generated passwords byte-exact through vault, role, secret files and passwordeval ($((SECONDS - hstart)) s)"
 
 # --- no secret in any output (-vvvv, --diff, --check --diff), backup or file left behind (except the secret files)
-"$PY" - "$T" "$STANDIN_DIR/state.json" "$system_password" "$user_password" "$untrusted_password" "$refresh_token" <<'EOF' \
-  || fail "a secret leaked"
+"$PY" - "$T" "$STANDIN_DIR/state.json" "$system_password" "$user_password" "$untrusted_password" "$refresh_token" \
+  "$app_secret" <<'EOF' || fail "a secret leaked"
 import json, os, sys
 test_dir, state = sys.argv[1], json.load(open(sys.argv[2]))
 secrets = set(sys.argv[3:]) | set(state["refresh_tokens"])

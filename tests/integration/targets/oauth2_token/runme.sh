@@ -58,11 +58,13 @@ printf '%s\n' "test-vault-$(head -c 24 /dev/urandom | base64)" > "$T/vault-pass"
 chmod 0600 "$T/vault-pass"
 write_secrets() {  # $1 = refresh token of the account "oauth": an ansible-vault encrypted vars file
   ( umask 077
-    printf 'vault_oauth_refresh_token: "%s"\nvault_expired_refresh_token: "%s"\nvault_untrusted_refresh_token: "%s"\nvault_unreachable_refresh_token: "%s"\n' \
-      "$1" "$expired_token" "$bogus_untrusted" "$bogus_unreachable" > "$T/secrets.yml" )
+    printf 'vault_oauth_refresh_token: "%s"\nvault_expired_refresh_token: "%s"\nvault_untrusted_refresh_token: "%s"\nvault_unreachable_refresh_token: "%s"\nvault_app_client_secret: "%s"\n' \
+      "$1" "$expired_token" "$bogus_untrusted" "$bogus_unreachable" "$app_secret" > "$T/secrets.yml" )
   ansible-vault encrypt --vault-password-file "$T/vault-pass" "$T/secrets.yml" >/dev/null
   grep -q '^[$]ANSIBLE_VAULT;' "$T/secrets.yml" || fail "secrets.yml is not vault-encrypted"
 }
+app_secret=$(standin_get app.client_secret)
+app_key=$(standin_get app_certificate.private_key_file)
 write_secrets "$refresh_token"
 cat > "$T/accounts.yml" <<EOF
 oauth2_token_owner: $user
@@ -102,6 +104,27 @@ live_smtp_accounts:
       client_id: $client_id
       refresh_token: "{{ vault_unreachable_refresh_token }}"
       token_url: https://localhost:$refused_port/consumers/oauth2/v2.0/token
+  - name: app
+    host: localhost
+    username: $(standin_get app.mailboxes.0)
+    ca_file: $STANDIN_CA
+    oauth2:
+      grant: client_credentials
+      client_id: $(standin_get app.client_id)
+      tenant: $(standin_get tenant_id)
+      token_url: $(standin_get app_token_url)
+      client_secret: "{{ vault_app_client_secret }}"
+  - name: appcert
+    host: localhost
+    username: $(standin_get app.mailboxes.0)
+    ca_file: $STANDIN_CA
+    oauth2:
+      grant: client_credentials
+      client_id: $(standin_get app.client_id)
+      tenant: $(standin_get tenant_id)
+      token_url: $(standin_get app_token_url)
+      certificate: $(standin_get app_certificate.certificate_file)
+      private_key: $app_key
 EOF
 
 # run_play NAME [ansible-playbook args]: output in $T/out/NAME.log; prints the changed count of the recap.
@@ -171,6 +194,31 @@ call second "$store"
 [ "$rc" = 0 ] && [ "$(cat "$T/out/second.out")" = "$first_token" ] || fail "second call did not return the cached token"
 [ "$(token_requests)" = $((before + 1)) ] || fail "second call made a token request"
 pass "first call refreshed (1 request), second call returned the cached token (0 requests)"
+
+# --- app-only stores (client secret; certificate and key read from a root-only file into the 0600 store): the user
+# gets app tokens the stand-in issued to the app, cached like any other
+chmod 0600 "$app_key"
+for account in app appcert; do
+  app_store="$state/$user/$account.json"
+  [ "$(stat -c '%U %a' "$app_store")" = "$user 600" ] || fail "$account store: $(stat -c '%U %a' "$app_store")"
+  requests=$(token_requests)
+  call "$account" "$app_store"
+  [ "$rc" = 0 ] || fail "$account: rc $rc: $(cat "$T/out/$account.err")"
+  call "$account-again" "$app_store"
+  [ "$rc" = 0 ] && [ "$(cat "$T/out/$account-again.out")" = "$(cat "$T/out/$account.out")" ] || fail "$account: no cached app token"
+  [ "$(token_requests)" = $((requests + 1)) ] || fail "$account: not exactly one token request for two calls"
+  python3 - "$T/standin/state.json" "$(cat "$T/out/$account.out")" "$(standin_get app.client_id)" "$app_store" <<'PY' || fail "$account: not an app token of the app"
+import json, sys
+info = json.load(open(sys.argv[1]))["access_tokens"].get(sys.argv[2]) or {}
+store = json.load(open(sys.argv[4]))
+assert info.get("app") == sys.argv[3], info
+assert store["grant"] == "client_credentials" and not store.get("refresh_token"), sorted(store)
+assert sys.argv[4].endswith("/app.json") or "-----BEGIN" in (store.get("private_key") or ""), "key not kept as PEM"
+PY
+done
+grep -q "grant_type=client_credentials" "$T/standin/transcript.log" || fail "no client_credentials request seen"
+pass "app-only stores (secret, certificate): app tokens for the app, one request for two calls, 0600 $user"
+before=$((before + 2))   # the two app-only token requests
 
 # --- rotation: the stand-in rotated the refresh token and invalidated the vaulted one; the store keeps the new one
 rotated1=$(store_get refresh_token)
@@ -265,8 +313,10 @@ done
 pass "6 parallel callers with an expired cache: 1 request, 1 token"
 
 # --- no refresh token or client secret anywhere in the output (ansible -v logs, helper stdout/stderr)
-python3 - "$T/standin/state.json" "$T/out" "$bogus_untrusted" "$bogus_unreachable" "$refresh_token" "$expired_token" <<'EOF' \
-  || fail "a refresh token leaked"
+# The app's client secret and every base64 line of its private key are secrets too.
+mapfile -t app_key_lines < <(grep -v -- '-----' "$app_key" | grep -E '.{40}')
+python3 - "$T/standin/state.json" "$T/out" "$bogus_untrusted" "$bogus_unreachable" "$refresh_token" "$expired_token" \
+  "$app_secret" "${app_key_lines[@]}" <<'EOF' || fail "a refresh token or app secret leaked"
 import json, os, sys
 state = json.load(open(sys.argv[1]))
 secrets = set(state["refresh_tokens"]) | set(sys.argv[3:])

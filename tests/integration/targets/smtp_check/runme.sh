@@ -98,9 +98,25 @@ play any-server playbooks/any_server.yml -e "generic_ready=$generic_dir/ready.js
 stop_generic
 # -vvv shows an `exception` of a failed module: a traceback there is a bug too.
 play reasons playbooks/reasons.yml -vvv
+auth_lines_before_apponly=$(standin_auth_count)
+play apponly playbooks/apponly.yml -vvv
+# Three test messages went out authenticated with app tokens: XOAUTH2 as the mailbox, accepted.
+python - "$STANDIN_DIR/auth.jsonl" "$auth_lines_before_apponly" "$(standin_get app.mailboxes.0)" <<'PY' || fail "apponly: no app-token logins in auth.jsonl"
+import json, sys
+lines = [json.loads(line) for line in open(sys.argv[1])][int(sys.argv[2]):]
+ok = [e for e in lines if e["mechanism"] == "XOAUTH2" and e["user"] == sys.argv[3] and e["code"] == 235]
+denied = [e for e in lines if e["mechanism"] == "XOAUTH2" and e["code"] == 535]
+print("auth.jsonl: %d app-token XOAUTH2 logins accepted as %s, %d refused with 535" % (len(ok), sys.argv[3], len(denied)))
+sys.exit(0 if len(ok) == 3 and len(denied) == 1 else 1)
+PY
 play dns playbooks/dns.yml -vvv
 
 # --- secrets: vaulted with real ansible-vault, a vault password made for this run only
+# The stand-in's app secrets and the app's private key are secrets too (the key by every base64 line of its PEM).
+app_secret=$(standin_get app.client_secret)
+app_denied_secret=$(python -c 'import json, sys; print([a for a in json.load(open(sys.argv[1]))["apps"] if a["name"] == "no_service_principal"][0]["client_secret"])' "$STANDIN_READY")
+app_key_file=$(standin_get app_certificate.private_key_file)
+(umask 077 && { printf '%s\n%s\n' "$app_secret" "$app_denied_secret"; grep -v -- '-----' "$app_key_file" | grep -E '.{40}'; } >> "$tmp/secrets.txt")
 vault_pass="$tmp/vault/pass"
 mkdir -m 700 "$tmp/vault"
 secret "vault-" > "$vault_pass"
@@ -111,6 +127,9 @@ chmod 600 "$vault_pass"
   printf '%s' "$refresh_token" | ansible-vault encrypt_string --vault-password-file "$vault_pass" --stdin-name vault_secret_refresh_token
   # ansible-core 2.19 never templates a !vault value; the !unsafe file below is the way that works on every version.
   printf '%s' "$brace_password" | ansible-vault encrypt_string --vault-password-file "$vault_pass" --stdin-name vault_brace_password
+  printf '%s' "$app_secret" | ansible-vault encrypt_string --vault-password-file "$vault_pass" --stdin-name vault_app_client_secret
+  printf '%s' "$app_denied_secret" | ansible-vault encrypt_string --vault-password-file "$vault_pass" --stdin-name vault_app_denied_client_secret
+  ansible-vault encrypt_string --vault-password-file "$vault_pass" --stdin-name vault_app_private_key <"$app_key_file"
 } > "$tmp/vault/secrets.yml" 2>/dev/null
 python - "$tmp/vault/unsafe.yml" "$brace_password" <<'PY'
 import json, os, sys
@@ -138,7 +157,8 @@ exact = [entry for entry in lines if entry["scenario"] == "outlook" and entry["m
 tokens = [entry for entry in lines if entry["scenario"] == "outlook" and entry["mechanism"] == "XOAUTH2"]
 print("auth.jsonl: %d new AUTH lines, %d on bad certificates, %d exact password logins, %d XOAUTH2 logins, "
       "%d exact logins with the template-syntax password" % (len(lines), len(bad), len(exact), len(tokens), len(braces)))
-sys.exit(1 if bad or len(exact) != 2 or len(tokens) != 2 or len(braces) != 4 else 0)
+# XOAUTH2 per run: the refresh token login and three app-only logins (secret, certificate, refused app).
+sys.exit(1 if bad or len(exact) != 2 or len(tokens) != 8 or len(braces) != 4 else 0)
 PY
 
 # --- the check playbook across an inventory of two hosts, with its report
@@ -195,6 +215,21 @@ start = text.index("  - name: personal")
 end = text.index("  - name: oauth")
 open(sys.argv[2], "w").write(text[:start] + text[end:])
 PY
+# ... plus one app-only account (client credentials with the vaulted client secret) that must pass too.
+cat >> "$check_dir/good.yml" <<YAML
+  - name: apponly
+    host: localhost
+    port: $(standin_port outlook)
+    username: $(standin_get app.mailboxes.0)
+    oauth2:
+      grant: client_credentials
+      client_id: $(standin_get app.client_id)
+      tenant: $(standin_get tenant_id)
+      token_url: $(standin_get app_token_url)
+      client_secret: "{{ vault_app_client_secret }}"
+      client_secret_expires: "2099-12-31"
+    ca_file: $STANDIN_CA
+YAML
 
 check() {
   local name=$1 want_rc=$2 rc=0 started=$SECONDS
@@ -264,10 +299,24 @@ mails_before=$(standin_mail_count)
 check check-good-check 0 -e live_smtp_check_hosts=mail1:mail2 -e "@$check_dir/good.yml" -e live_smtp_check_send_test_message=true --check --diff -vvvv
 [ "$(standin_mail_count)" = "$mails_before" ] || fail "check mode sent a message"
 check check-good-send 0 -e live_smtp_check_hosts=mail1:mail2 -e "@$check_dir/good.yml" -e live_smtp_check_send_test_message=true
-standin_wait_mail $((mails_before + 4)) 10 || fail "check-good-send: 4 test messages (2 hosts x 2 accounts) expected"
-[ "$(standin_mail_count)" = $((mails_before + 4)) ] || fail "check-good-send: more than 4 messages arrived"
+standin_wait_mail $((mails_before + 6)) 10 || fail "check-good-send: 6 test messages (2 hosts x 3 accounts) expected"
+[ "$(standin_mail_count)" = $((mails_before + 6)) ] || fail "check-good-send: more than 6 messages arrived"
+[ "$(grep -cF "OK   apponly localhost:$(standin_port outlook)" "$tmp/check-good-send.log")" = 2 ] \
+  || fail "check-good-send: the app-only account is not OK on both hosts"
 
 # Nothing secret in any output of this target, in any encoding, nor in the reports.
 python "$here/files/leakcheck.py" --user "$user" "$tmp/secrets.txt" "$STANDIN_DIR/auth.jsonl" \
   "$tmp"/*.log "$tmp/report/live_smtp_check.json" "$tmp/report/live_smtp_check.md" || fail "a secret leaked"
+# A client assertion is made fresh for each request, so search for what every one begins with: its RS256 JWT header
+# with x5t#S256 (checked against an assertion made by _oauth2 here).
+assertion_head=$(printf '{"alg":"RS256","typ":"JWT","x5t#S256":"' | base64 -w0 | tr '+/' '-_' | tr -d '=' | cut -c1-48)
+python - "$STANDIN_ROOT/plugins/module_utils/_oauth2.py" "$(standin_get app_certificate.certificate_file)" "$app_key_file" \
+  "$assertion_head" <<'PY' || fail "the client assertion pattern does not match a real assertion"
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("oauth2_for_leakcheck", sys.argv[1])
+oauth2 = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(oauth2)
+assert oauth2.client_assertion("cid", "https://localhost/t", sys.argv[2], sys.argv[3]).startswith(sys.argv[4])
+PY
+if grep -lF "$assertion_head" "$tmp"/*.log; then fail "a client assertion leaked"; fi
 echo "smtp_check: all passed"

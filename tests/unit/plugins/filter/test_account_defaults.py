@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from ansible.errors import AnsibleFilterError
@@ -146,3 +148,70 @@ def test_the_vocabulary_matches_the_account_role_argument_specs():
         spec = yaml.safe_load(handle)["argument_specs"]["main"]["options"]["live_smtp_accounts"]["options"]
     assert set(spec) == ACCOUNT_KEYS
     assert set(spec["oauth2"]["options"]) == OAUTH2_KEYS
+
+
+TENANT = "11111111-2222-3333-4444-555555555555"
+
+
+def _app(**oauth2):
+    return {"name": "app", "username": "alerts@contoso.com", "oauth2": dict({"grant": "client_credentials",
+                                                                             "client_id": "cid", "tenant": TENANT}, **oauth2)}
+
+
+def test_client_credentials_with_a_secret_gets_the_tenant_endpoint_and_default_scope():
+    account = complete_account(_app(client_secret="s", client_secret_expires="2027-06-30"), CA)
+    oauth2 = account["oauth2"]
+    assert oauth2["grant"] == "client_credentials"
+    assert oauth2["token_url"] == "https://login.microsoftonline.com/%s/oauth2/v2.0/token" % TENANT
+    assert oauth2["scope"] == "https://outlook.office365.com/.default"
+    assert oauth2["refresh_token"] is None and oauth2["certificate"] is None and oauth2["private_key"] is None
+    assert oauth2["client_secret_expires"] == "2027-06-30"
+    assert account["auth"] == "oauth2"
+
+
+def test_client_credentials_with_a_certificate_keeps_pem_text():
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    key = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+    oauth2 = complete_account(_app(certificate=pem, private_key=key), CA)["oauth2"]
+    assert oauth2["certificate"] == pem and oauth2["private_key"] == key
+    assert oauth2["client_secret"] is None
+
+
+def test_a_yaml_date_is_taken_for_client_secret_expires():
+    oauth2 = complete_account(_app(client_secret="s", client_secret_expires=datetime.date(2027, 1, 2)), CA)["oauth2"]
+    assert oauth2["client_secret_expires"] == "2027-01-02"
+
+
+def test_refresh_token_grant_is_the_default():
+    oauth2 = complete_account({"name": "a", "username": "u@x.y", "oauth2": {"client_id": "c", "refresh_token": "r"}}, CA)["oauth2"]
+    assert oauth2["grant"] == "refresh_token"
+    assert oauth2["tenant"] == "consumers"
+
+
+@pytest.mark.parametrize("oauth2, message", [
+    ({"tenant": None, "client_secret": "s"}, "needs oauth2.tenant"),
+    ({"tenant": "consumers", "client_secret": "s"}, "cannot use tenant consumers"),
+    ({"tenant": "Common", "client_secret": "s"}, "cannot use tenant common"),
+    ({"tenant": "organizations", "client_secret": "s"}, "cannot use tenant organizations"),
+    ({}, "exactly one of oauth2.client_secret or oauth2.certificate"),
+    ({"client_secret": "s", "certificate": "/etc/app.pem"}, "exactly one of"),
+    ({"client_secret": "s", "refresh_token": "r"}, "takes no refresh_token"),
+    ({"client_secret": "s", "private_key": "/etc/k.pem"}, "private_key needs oauth2.certificate"),
+    ({"certificate": "/etc/app.pem", "client_secret_expires": "2027-01-01"}, "client_secret_expires needs"),
+    ({"client_secret": "s", "client_secret_expires": "next year"}, "YYYY-MM-DD"),
+    ({"client_secret": "s", "grant": "password"}, "oauth2.grant must be"),
+    ({"client_secret": "s", "token_url": "https://login.microsoftonline.com/common/oauth2/v2.0/token"}, "own endpoint"),
+    ({"client_secret": "s", "tenant": "not a tenant"}, "tenant must be a tenant id"),
+])
+def test_bad_client_credentials_are_refused_without_echoing_secrets(oauth2, message):
+    account = _app(**oauth2)
+    with pytest.raises(AnsibleFilterError, match=message) as err:
+        account_defaults([account], CA)
+    assert "s3cr3t" not in str(err.value)
+
+
+@pytest.mark.parametrize("key", ["certificate", "private_key", "client_secret_expires"])
+def test_app_only_keys_are_refused_for_the_refresh_token_grant(key):
+    oauth2 = {"client_id": "c", "refresh_token": "r", key: "2027-01-01"}
+    with pytest.raises(AnsibleFilterError, match="belongs to grant client_credentials"):
+        account_defaults([{"name": "a", "username": "u@x.y", "oauth2": oauth2}], CA)

@@ -98,8 +98,15 @@ def test_module_defaults_are_the_probe_defaults():
     # every option of the module is an option of the probe (send_test_message becomes send_message)
     assert sorted(set(spec) - {"send_test_message"}) == sorted(set(defaults) - {"send_message"})
     assert spec["security"].get("default") is None  # derived from the port
-    assert spec["oauth2"]["options"]["scope"]["default"] == "https://outlook.office.com/SMTP.Send offline_access"
-    assert spec["oauth2"]["options"]["tenant"]["default"] == "consumers"
+    # scope and tenant depend on the grant: the token thread fills them in
+    assert spec["oauth2"]["options"]["scope"].get("default") is None
+    assert spec["oauth2"]["options"]["tenant"].get("default") is None
+    assert spec["oauth2"]["options"]["grant"]["default"] == "refresh_token"
+
+
+def test_oauth2_takes_the_keys_of_the_account_vocabulary():
+    from ansible_collections.mailops.live_smtp.plugins.filter.account_defaults import OAUTH2_KEYS
+    assert set(smtp_check.argument_spec()["oauth2"]["options"]) == OAUTH2_KEYS
 
 
 def test_secrets_are_no_log():
@@ -107,6 +114,8 @@ def test_secrets_are_no_log():
     assert spec["password"]["no_log"] and spec["oauth2_access_token"]["no_log"]
     assert spec["oauth2"]["options"]["refresh_token"]["no_log"] and spec["oauth2"]["options"]["client_secret"]["no_log"]
     assert spec["oauth2"]["options"]["token_url"]["no_log"] is False
+    assert spec["oauth2"]["options"]["private_key"]["no_log"]
+    assert spec["oauth2"]["options"]["certificate"]["no_log"] is False
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -116,6 +125,13 @@ def test_secrets_are_no_log():
     ({"username": "u@x", "auth": "xoauth2"}, "oauth2"),
     ({"username": "u@x", "auth": "login"}, "password"),
     ({"username": "u@x", "oauth2": {"client_id": "c"}}, "refresh_token"),
+    ({"username": "u@x", "oauth2": {"client_id": "c", "grant": "client_credentials", "client_secret": "app-secret-value"}}, "tenant"),
+    ({"username": "u@x", "oauth2": {"client_id": "c", "grant": "client_credentials", "tenant": "t"}},
+     "client_secret, certificate"),
+    ({"username": "u@x", "oauth2": {"client_id": "c", "grant": "client_credentials", "tenant": "t",
+                                    "client_secret": "app-secret-value", "certificate": "/c.pem"}}, "mutually exclusive"),
+    ({"username": "u@x", "oauth2": {"client_id": "c", "grant": "client_credentials", "tenant": "t",
+                                    "client_secret": "app-secret-value", "private_key": "/k.pem"}}, "certificate"),
     ({"timeout": 0}, "timeout"),
     ({"nameservers": ["resolver.example"]}, "nameserver"),
 ])

@@ -1,7 +1,8 @@
 """Write the test's account list as an Ansible vars file, every secret tagged !unsafe (it may contain {{ ).
 
 usage: write_vars.py READY_JSON GENERATED_JSON MAIN_PASSWORD OUT_YML main|generated|trailing
-main: outlook (password, default), oauth (OAuth2, senders app@example.test), implicit (port-465 style),
+main: outlook (password, default), oauth (OAuth2, senders app@example.test), apponly (app-only with a
+certificate, senders appcert@example.test), implicit (port-465 style),
 untrusted / wronghost (bad certificates). generated: outlook, then g0..gN (generated passwords, senders
 sN@gen.test). trailing: main plus one account whose password ends in whitespace (must be refused).
 """
@@ -23,7 +24,7 @@ def main():
     mode = sys.argv[5]
     # POSTFIX_RELAY_CA: a copy of the stand-in's CA that the pipe user can read.
     smtp, ca = ready["smtp"], os.environ.get("POSTFIX_RELAY_CA") or ready["ca_file"]
-    oauth = ready["account_list"][0]
+    oauth = [a for a in ready["account_list"] if a["user"] == "oauth@outlook.com"][0]
     lines = ["live_smtp_accounts:"]
 
     def account(name, port, username, extra):
@@ -49,6 +50,14 @@ def main_accounts(account, smtp, oauth, ready):
         "auth: oauth2", "oauth2:", "  client_id: %s" % oauth["client_id"],
         "  refresh_token: " + q(oauth["refresh_token"]), "  token_url: %s" % ready["token_url"],
         "senders: [app@example.test]"])
+    # App-only (client credentials) with the stand-in's app certificate, as the mailbox the app was granted.
+    app = ready["app"]
+    account("apponly", smtp["outlook"], app["mailboxes"][0], [
+        "oauth2:", "  grant: client_credentials", "  client_id: %s" % app["client_id"],
+        "  tenant: %s" % ready["tenant_id"], "  token_url: %s" % ready["app_token_url"],
+        "  certificate: %s" % ready["app_certificate"]["certificate_file"],
+        "  private_key: %s" % ready["app_certificate"]["private_key_file"],
+        "senders: [appcert@example.test]"])
     account("implicit", smtp["implicit_tls"], "implicit@outlook.com",
             ["security: tls", "password: " + q("implicit pw 465"), "senders: ['@implicit.test']"])
     account("untrusted", smtp["untrusted_cert"], "untrusted@outlook.com",
