@@ -78,7 +78,7 @@ trap 'rc=$?; standin_stop; restore $rc' EXIT
 
 # Secrets only ever sit in a vaulted file (real ansible-vault, password file in the private temp dir).
 cp "$STANDIN_CA" "$work/pub/ca.pem"
-chmod 0644 "$work/pub/ca.pem"
+chmod 0600 "$work/pub/ca.pem"   # root only: Postfix reads it as root; the pipe user must get a copy
 export POSTFIX_RELAY_CA="$work/pub/ca.pem"
 umask 077
 head -c 32 /dev/urandom | base64 > "$work/vault-pass"
@@ -118,6 +118,13 @@ postfix status >/dev/null 2>&1 || fail "Postfix is not running after the role"
 # oauth2_token role seeded.
 grep -qxF "passwordeval /usr/local/lib/mailops-live-smtp/live-smtp-token $store_dir/oauth.json" "$pipe_dir/msmtprc" \
   || fail "pipe msmtprc: $(grep passwordeval "$pipe_dir/msmtprc")"
+# The account's CA file is root-only (0600): Postfix reads it as root; the pipe's msmtp and token helper use the
+# role's public copy (a CA file is no secret), so OAuth2 mail is delivered below instead of deferring.
+[ "$(stat -c '%U %a' "$pipe_dir/ca.pem")" = "root 644" ] && cmp -s "$pipe_dir/ca.pem" "$work/pub/ca.pem" \
+  || fail "the pipe's CA copy: $(stat -c '%U %a' "$pipe_dir/ca.pem" 2>&1)"
+grep -qxF "tls_trust_file $pipe_dir/ca.pem" "$pipe_dir/msmtprc" || fail "pipe msmtprc does not use the CA copy"
+grep -q '"ca_file": "'"$pipe_dir"'/ca.pem"' "$store_dir/oauth.json" || fail "the token store does not use the CA copy"
+[ "$(postconf -h smtp_tls_CAfile)" = "$work/pub/ca.pem" ] || fail "Postfix does not use the account's CA file"
 main_sum=$(sum_main)
 
 step "check mode and a second run change nothing"
