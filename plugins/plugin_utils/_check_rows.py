@@ -171,7 +171,7 @@ def days_left(expiry, now):
 def lifecycle(store_age_seconds, certificate_expiry, client_secret_expiry, now):
     """The lifecycle keys of a row from what the host and the vocabulary say (None for what is not known)."""
     return {
-        "token_store_age_days": None if store_age_seconds is None else round(store_age_seconds / 86400.0, 1),
+        "token_store_age_days": None if store_age_seconds is None else round(store_age_seconds / 86400.0, 2),
         "certificate_days_left": None if certificate_expiry is None else days_left(certificate_expiry, now),
         "client_secret_days_left": None if client_secret_expiry is None else days_left(client_secret_expiry, now),
     }
