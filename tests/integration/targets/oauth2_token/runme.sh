@@ -350,8 +350,10 @@ grep -q "refresh_token_expired (invalid_grant: AADSTS700082: The refresh token h
   "$T/out/idle.err" && grep -q "sign in again" "$T/out/idle.err" || fail "idle store message: $(cat "$T/out/idle.err")"
 pass "keepalive: store seeded $elapsed s ago (limit $limit s), refreshed by the cron job 3 times, still yields a token"
 pass "no keepalive: $(cat "$T/out/idle.err")"
-[ "$(run_play keepalive_off -e oauth2_token_keepalive=false)" = 1 ] && [ ! -e "$cron_file" ] \
-  || fail "oauth2_token_keepalive=false did not remove $cron_file"
+run_play keepalive_off -e oauth2_token_keepalive=false > /dev/null   # also re-seeds the stores removed above
+[ ! -e "$cron_file" ] || fail "oauth2_token_keepalive=false did not remove $cron_file"
+grep "TASK \[mailops.live_smtp.oauth2_token : Remove the keepalive job of the token stores\]" -A1 "$T/out/keepalive_off.log" \
+  | grep -q '^changed:' || fail "the removal did not report a change"
 pass "keepalive job: oauth2_token_keepalive=false removes it"
 
 # --- no refresh token or client secret anywhere in the output (ansible -v logs, helper stdout/stderr)
