@@ -60,9 +60,8 @@ def markdown_report(rows, warnings, generated):
 
 def credential_days(row):
     """'certificate 40, client secret 12' for the credentials of a row whose expiry is known, else None."""
-    parts = ["%s %s" % (label, row.get(key)) for key, label in (("certificate_days_left", "certificate"),
-                                                               ("client_secret_days_left", "client secret"))
-             if row.get(key) is not None]
+    labels = (("certificate_days_left", "certificate"), ("client_secret_days_left", "client secret"))
+    parts = ["%s %s" % (label, row.get(key)) for key, label in labels if row.get(key) is not None]
     return ", ".join(parts) or None
 
 

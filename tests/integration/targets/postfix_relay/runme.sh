@@ -120,8 +120,8 @@ grep -qxF "passwordeval /usr/local/lib/mailops-live-smtp/live-smtp-token $store_
   || fail "pipe msmtprc: $(grep passwordeval "$pipe_dir/msmtprc")"
 # The account's CA file is root-only (0600): Postfix reads it as root; the pipe's msmtp and token helper use the
 # role's public copy (a CA file is no secret), so OAuth2 mail is delivered below instead of deferring.
-[ "$(stat -c '%U %a' "$pipe_dir/ca.pem")" = "root 644" ] && cmp -s "$pipe_dir/ca.pem" "$work/pub/ca.pem" \
-  || fail "the pipe's CA copy: $(stat -c '%U %a' "$pipe_dir/ca.pem" 2>&1)"
+[ "$(stat -c '%U %a' "$pipe_dir/ca.pem")" = "root 644" ] || fail "the pipe's CA copy: $(stat -c '%U %a' "$pipe_dir/ca.pem" 2>&1)"
+cmp -s "$pipe_dir/ca.pem" "$work/pub/ca.pem" || fail "the pipe's CA copy differs from the account's ca_file"
 grep -qxF "tls_trust_file $pipe_dir/ca.pem" "$pipe_dir/msmtprc" || fail "pipe msmtprc does not use the CA copy"
 grep -q '"ca_file": "'"$pipe_dir"'/ca.pem"' "$store_dir/oauth.json" || fail "the token store does not use the CA copy"
 [ "$(postconf -h smtp_tls_CAfile)" = "$work/pub/ca.pem" ] || fail "Postfix does not use the account's CA file"
