@@ -28,6 +28,7 @@ conf=/etc/postfix
 maps=$conf/live-smtp
 pipe_dir=/var/lib/mailops-live-smtp/postfix
 store_dir=/var/lib/mailops-live-smtp/oauth2/live-smtp
+keepalive_cron=/etc/cron.d/mailops-live-smtp-token-live-smtp   # the oauth2_token role's keepalive job of the pipe user
 
 # The role's pipe user and group (only when the role created them, by its comment): removed before, so check mode
 # meets a host without them as on a fresh machine, and after, so the test leaves no account behind.
@@ -49,14 +50,14 @@ restore() {
   postsuper -d ALL >/dev/null 2>&1 || true
   rm -f "$conf/main.cf"
   for f in main.cf master.cf; do [ ! -f "$work/orig/$f" ] || cp -p "$work/orig/$f" "$conf/$f"; done
-  rm -rf "$maps" "$pipe_dir" "$store_dir" "$work"
+  rm -rf "$maps" "$pipe_dir" "$store_dir" "$work" "$keepalive_cron"
   remove_pipe_user
   exit "$rc"
 }
 trap 'restore $?' EXIT
 postfix stop >/dev/null 2>&1 || true
 postsuper -d ALL >/dev/null 2>&1 || true
-rm -rf "$maps" "$pipe_dir" "$store_dir"
+rm -rf "$maps" "$pipe_dir" "$store_dir" "$keepalive_cron"
 remove_pipe_user
 getent passwd live-smtp >/dev/null && fail "a user live-smtp not made by the role exists; the test would change it"
 : > /var/log/postfix.log 2>/dev/null || true
@@ -125,6 +126,8 @@ cmp -s "$pipe_dir/ca.pem" "$work/pub/ca.pem" || fail "the pipe's CA copy differs
 grep -qxF "tls_trust_file $pipe_dir/ca.pem" "$pipe_dir/msmtprc" || fail "pipe msmtprc does not use the CA copy"
 grep -q '"ca_file": "'"$pipe_dir"'/ca.pem"' "$store_dir/oauth.json" || fail "the token store does not use the CA copy"
 [ "$(postconf -h smtp_tls_CAfile)" = "$work/pub/ca.pem" ] || fail "Postfix does not use the account's CA file"
+grep -qF " live-smtp /usr/local/lib/mailops-live-smtp/live-smtp-token --keepalive --idle-days 7 $store_dir" \
+  "$keepalive_cron" || fail "no keepalive job for the pipe user's token stores"
 main_sum=$(sum_main)
 
 step "check mode and a second run change nothing"
