@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailops.live_smtp.plugins.filter.account_defaults import complete_accounts
+from ansible_collections.mailops.live_smtp.plugins.module_utils._oauth2 import OAuth2Error, certificate_expiry
 from ansible_collections.mailops.live_smtp.plugins.plugin_utils import _check_rows
 
 MODULE = "mailops.live_smtp.smtp_check"
@@ -29,6 +31,8 @@ ARGUMENT_SPEC = dict(
     ehlo_name=dict(type="str"),
     prometheus_file=dict(type="path"),
     token_state_dir=dict(type="path", default="/var/lib/mailops-live-smtp/oauth2"),
+    token_store_warn_days=dict(type="int", default=_check_rows.TOKEN_STORE_WARN_DAYS),
+    credential_min_days=dict(type="int", default=_check_rows.CREDENTIAL_MIN_DAYS),
 )
 
 
@@ -58,18 +62,23 @@ class ActionModule(ActionBase):
         host = task_vars.get("inventory_hostname")
         rows, warnings = [], []
         try:
+            store_ages = self._token_store_ages(accounts, args["token_state_dir"], task_vars)
+            now = time.time()
             for account in accounts:
                 module_result = self._execute_module(module_name=MODULE, task_vars=task_vars,
                                                      module_args=_check_rows.module_args(account, args))
                 server = "%s:%s" % (account["host"], account["port"])
-                rows.append(_check_rows.account_row(host, account["name"], server, module_result))
-                for warning in module_result.get("warnings") or []:
+                row = _check_rows.account_row(host, account["name"], server, module_result)
+                row.update(self._lifecycle(account, store_ages, now, warnings, task_vars))
+                rows.append(row)
+                for warning in list(module_result.get("warnings") or []) + _check_rows.lifecycle_warnings(
+                        row, args["token_store_warn_days"], args["credential_min_days"]):
                     if warning not in warnings:
                         warnings.append(warning)
             if args["prometheus_file"]:
                 # The checks stay reported when the file cannot be written; the host fails with both reasons.
                 try:
-                    result["prometheus_file"] = self._write_prometheus(rows, accounts, args, task_vars)
+                    result["prometheus_file"] = self._write_prometheus(rows, store_ages, args, task_vars)
                 except AnsibleActionFail as exc:
                     result["prometheus_error"] = str(exc)
         finally:
@@ -94,8 +103,10 @@ class ActionModule(ActionBase):
         return result
 
     def _token_store_ages(self, accounts, state_dir, task_vars):
-        """Seconds since each OAuth2 account's token store was written (stores of the oauth2_token role), if readable."""
-        names = [a["name"] for a in accounts if a["auth"] == "oauth2"]
+        """Seconds since each OAuth2 account's token store was written (stores of the oauth2_token role), if readable.
+        Only accounts that hold a refresh token: an app-only account's store has nothing that could expire unused."""
+        names = [a["name"] for a in accounts
+                 if a["auth"] == "oauth2" and (a.get("oauth2") or {}).get("grant") in (None, "", "refresh_token")]
         if not names:
             return {}
         found = self._execute_module(module_name="ansible.legacy.find", task_vars=task_vars, module_args=dict(
@@ -108,9 +119,35 @@ class ActionModule(ActionBase):
             ages[name] = min(age, ages.get(name, age))
         return ages
 
-    def _write_prometheus(self, rows, accounts, args, task_vars):
+    def _lifecycle(self, account, store_ages, now, warnings, task_vars):
+        """Token store age, certificate and client secret days left of one account; a warning for what is unreadable."""
+        oauth2 = account.get("oauth2") or {}
+        cert_expiry = secret_expiry = None
+        if account["auth"] == "oauth2" and oauth2.get("certificate"):
+            try:
+                cert_expiry = certificate_expiry(self._certificate_text(oauth2["certificate"], task_vars))
+            except (OAuth2Error, AnsibleActionFail) as exc:
+                warnings.append("account %s: cannot read the certificate credential's expiry: %s" % (account["name"], exc))
+        if account["auth"] == "oauth2" and oauth2.get("client_secret_expires"):
+            try:
+                secret_expiry = _check_rows.parse_expiry(oauth2["client_secret_expires"])
+            except _check_rows.ReportError as exc:
+                warnings.append("account %s: oauth2.client_secret_expires: %s" % (account["name"], exc))
+        return _check_rows.lifecycle(store_ages.get(account["name"]), cert_expiry, secret_expiry, now)
+
+    def _certificate_text(self, certificate, task_vars):
+        """PEM text of the certificate credential: given inline, or a path on the managed host (a public file)."""
+        if "-----BEGIN" in str(certificate):
+            return str(certificate)
+        slurped = self._execute_module(module_name="ansible.legacy.slurp", task_vars=task_vars,
+                                       module_args=dict(src=str(certificate)))
+        if slurped.get("failed") or "content" not in slurped:
+            raise AnsibleActionFail("cannot read %s on the host: %s" % (certificate, slurped.get("msg")))
+        return base64.b64decode(slurped["content"]).decode("ascii", "replace")
+
+    def _write_prometheus(self, rows, store_ages, args, task_vars):
         """Writes the textfile-collector file atomically (the copy module's rename), mode 0644."""
-        text = _check_rows.prometheus_text(rows, time.time(), self._token_store_ages(accounts, args["token_state_dir"], task_vars))
+        text = _check_rows.prometheus_text(rows, time.time(), store_ages)
         if self._connection._shell.tmpdir is None:
             self._make_tmp_path()
         source = self._connection._shell.join_path(self._connection._shell.tmpdir, "live_smtp.prom")

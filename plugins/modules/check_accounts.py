@@ -86,6 +86,18 @@ options:
     description: Where the P(mailops.live_smtp.oauth2_token#role) role keeps its token stores, for the token store age.
     type: path
     default: /var/lib/mailops-live-smtp/oauth2
+  token_store_warn_days:
+    description:
+      - Warn for an OAuth2 account (refresh-token grant) whose token store on the host was not written for more than
+        this many days. A refresh token unused for 90 days expires.
+    type: int
+    default: 60
+  credential_min_days:
+    description:
+      - Warn when the certificate credential (C(oauth2.certificate)) or the client secret (by
+        C(oauth2.client_secret_expires)) of an account expires in fewer than this many days.
+    type: int
+    default: 30
 seealso:
   - module: mailops.live_smtp.smtp_check
   - module: mailops.live_smtp.check_report
@@ -121,8 +133,13 @@ checks:
       total_ms: 287.3
       timings_ms: {"dns": 3.1, "connect": 21.4, "banner": 95.2, "total": 287.3}
       changed: false
+      token_store_age_days: null
+      certificate_days_left: null
+      client_secret_days_left: null
 check_warnings:
-  description: The module's warnings on this host, each once.
+  description:
+    - The module's warnings on this host, each once, then the credential lifecycle warnings (a token store idle longer
+      than O(token_store_warn_days), a certificate or client secret expiring within O(credential_min_days)).
   returned: success or when a check failed
   type: list
   elements: str

@@ -14,7 +14,7 @@ import math
 import xml.etree.ElementTree as ET
 
 from ansible_collections.mailops.live_smtp.plugins.plugin_utils._check_rows import (
-    ERROR_REASONS, PHASES, ReportError, counts, reply_text)
+    ERROR_REASONS, LIFECYCLE_KEYS, PHASES, ReportError, counts, reply_text)
 
 PHASE_COLOURS = {"dns": "#8c564b", "connect": "#9467bd", "banner": "#7f7f7f", "ehlo": "#17becf", "starttls": "#bcbd22",
                  "tls": "#1f77b4", "ehlo_tls": "#aec7e8", "auth": "#ff7f0e", "envelope": "#2ca02c", "data": "#98df8a",
@@ -38,11 +38,13 @@ def markdown_report(rows, warnings, generated):
     out = ["# SMTP submission check", "",
            "Generated %s UTC by `ansible-playbook mailops.live_smtp.check`." % generated.replace("T", " ").rstrip("Z"), "",
            "%d of %d checks passed." % (n["passed"], n["checks"]), "",
-           "| host | account | server | result | reason | stage | reply | TLS | auth | total ms |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "| host | account | server | result | reason | stage | reply | TLS | auth | total ms | token store days "
+           "| credential days left |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         cells = [row["host"], row["account"], row["server"], "ok" if row["ok"] else "**failed**", row["reason"],
-                 row["failed_stage"], reply_text(row["reply"]), row["tls_version"], row["auth_mechanism"], row["total_ms"]]
+                 row["failed_stage"], reply_text(row["reply"]), row["tls_version"], row["auth_mechanism"], row["total_ms"],
+                 row.get("token_store_age_days"), credential_days(row)]
         out.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     failed = [row for row in rows if not row["ok"]]
     if failed:
@@ -54,6 +56,13 @@ def markdown_report(rows, warnings, generated):
         out += ["", "## Warnings", ""]
         out += ["- %s: %s" % (host, " ".join(w.split())) for host, ws in warnings.items() for w in ws]
     return "\n".join(out) + "\n"
+
+
+def credential_days(row):
+    """'certificate 40, client secret 12' for the credentials of a row whose expiry is known, else None."""
+    labels = (("certificate_days_left", "certificate"), ("client_secret_days_left", "client secret"))
+    parts = ["%s %s" % (label, row.get(key)) for key, label in labels if row.get(key) is not None]
+    return ", ".join(parts) or None
 
 
 def _seconds(ms):
@@ -100,6 +109,9 @@ def junit_report(rows, warnings, generated):
                 row["server"] or "-", row["tls_version"] or "-", row["auth_mechanism"] or "-", row["total_ms"])]
             if row["timings_ms"]:
                 out.append("timings_ms=%s" % json.dumps(row["timings_ms"], sort_keys=True))
+            lifecycle = ["%s=%s" % (key, row.get(key)) for key in LIFECYCLE_KEYS if row.get(key) is not None]
+            if lifecycle:
+                out.append(" ".join(lifecycle))
             ET.SubElement(case, "system-out").text = "\n".join(out)
         if warnings.get(host):
             ET.SubElement(suite, "system-err").text = "\n".join("WARN %s" % w for w in warnings[host])
@@ -211,16 +223,19 @@ def html_report(rows, warnings, generated):
            % _esc(generated.replace("T", " ").rstrip("Z")),
            '<p class="verdict %s">%s</p>' % ("fail" if n["failed"] else "pass", _esc(verdict)),
            "<h2>Checks</h2><table><thead><tr><th>host</th><th>account</th><th>server</th><th>result</th><th>reason</th>"
-           "<th>stage</th><th>reply</th><th>TLS</th><th>cert days</th><th>auth</th><th>total ms</th><th>what to do</th>"
+           "<th>stage</th><th>reply</th><th>TLS</th><th>cert days</th><th>auth</th><th>total ms</th><th>token store days</th>"
+           "<th>credential days left</th><th>what to do</th>"
            "</tr></thead><tbody>"]
     for row in rows:
         out.append(
             '<tr class="%s"><td>%s</td><td>%s</td><td class="nw">%s</td><td class="%s">%s</td><td>%s</td><td>%s</td><td class="nw">%s</td>'
-            '<td>%s</td><td class="num">%s</td><td>%s</td><td class="num">%s</td><td class="hint">%s</td></tr>'
+            '<td>%s</td><td class="num">%s</td><td>%s</td><td class="num">%s</td><td class="num">%s</td><td>%s</td>'
+            '<td class="hint">%s</td></tr>'
             % ("" if row["ok"] else "bad", _esc(row["host"]), _esc(row["account"]), _esc(row["server"]),
                "ok" if row["ok"] else "ko", "ok" if row["ok"] else "failed", _esc(row["reason"]),
                _esc(row["failed_stage"]), _esc(reply_text(row["reply"])), _esc(row["tls_version"]),
                _esc(row["tls_days_left"]), _esc(row["auth_mechanism"]), _esc(row["total_ms"]),
+               _esc(row.get("token_store_age_days")), _esc(credential_days(row)),
                "" if row["ok"] else _esc(row["hint"])))
     out.append("</tbody></table>")
     if warnings:

@@ -10,10 +10,22 @@ server only, never from the account record itself.
 
 from __future__ import annotations
 
+import calendar
+import datetime
+import math
+import re
+import time
+
 
 # The keys of a row, in report order. JSON reports carry them all; tables show most.
 ROW_KEYS = ("host", "account", "server", "ok", "reason", "failed_stage", "hint", "reply", "tls_version",
-            "tls_days_left", "auth_mechanism", "total_ms", "timings_ms", "changed")
+            "tls_days_left", "auth_mechanism", "total_ms", "timings_ms", "changed",
+            "token_store_age_days", "certificate_days_left", "client_secret_days_left")
+# Credential lifecycle of an OAuth2 account: None when it does not apply or is unknown on that host.
+LIFECYCLE_KEYS = ("token_store_age_days", "certificate_days_left", "client_secret_days_left")
+# Defaults of the check playbook's thresholds (live_smtp_check_token_store_warn_days, ..._credential_min_days).
+TOKEN_STORE_WARN_DAYS = 60
+CREDENTIAL_MIN_DAYS = 30
 
 # Phases of the module's timings_ms, in the order they happen (token overlaps the network phases).
 PHASES = ("dns", "connect", "banner", "ehlo", "starttls", "tls", "ehlo_tls", "auth", "envelope", "data")
@@ -125,6 +137,74 @@ def collect(hosts, registered_by_host, warnings_key="check_warnings"):
     return rows, warnings
 
 
+# --- credential lifecycle ----------------------------------------------------------------------------------------
+
+def parse_expiry(value):
+    """Epoch seconds of an expiry given as a date (2027-03-31: the end of that day, UTC), an ISO 8601 time (with Z or
+    an offset; none means UTC) or epoch seconds. Raises ReportError for anything else."""
+    if isinstance(value, bool):
+        raise ReportError("not a date: %r" % (value,))
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, datetime.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+        return moment.timestamp()
+    if isinstance(value, datetime.date):
+        return float(calendar.timegm(value.timetuple())) + 86399
+    text = str(value or "").strip()
+    if re.match(r"\A\d{4}-\d{2}-\d{2}\Z", text):
+        return float(calendar.timegm(time.strptime(text, "%Y-%m-%d"))) + 86399
+    try:
+        moment = datetime.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise ReportError("not a date (YYYY-MM-DD or ISO 8601): %r" % text[:40])
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def days_left(expiry, now):
+    """Whole days until expiry (negative once expired: -1 is the first day after)."""
+    return int(math.floor((float(expiry) - now) / 86400.0))
+
+
+def lifecycle(store_age_seconds, certificate_expiry, client_secret_expiry, now):
+    """The lifecycle keys of a row from what the host and the vocabulary say (None for what is not known)."""
+    return {
+        "token_store_age_days": None if store_age_seconds is None else round(store_age_seconds / 86400.0, 2),
+        "certificate_days_left": None if certificate_expiry is None else days_left(certificate_expiry, now),
+        "client_secret_days_left": None if client_secret_expiry is None else days_left(client_secret_expiry, now),
+    }
+
+
+def _expiry_text(what, account, days, min_days, fix):
+    if days < 0:
+        return "account %s: the %s expired %d day(s) ago: %s" % (account, what, -days, fix)
+    return "account %s: the %s expires in %d day(s) (warning below %d): %s" % (account, what, days, min_days, fix)
+
+
+def lifecycle_warnings(row, token_store_warn_days=TOKEN_STORE_WARN_DAYS, credential_min_days=CREDENTIAL_MIN_DAYS):
+    """Warnings (no secret: names and numbers) for a token store idle too long and credentials about to expire."""
+    warnings = []
+    age = row.get("token_store_age_days")
+    if age is not None and age > token_store_warn_days:
+        warnings.append(
+            "account %s: the token store was not refreshed for %d days (warning after %d): a refresh token unused for "
+            "90 days expires (AADSTS700082); turn on oauth2_token_keepalive (role mailops.live_smtp.oauth2_token) or "
+            "run live-smtp-token --keepalive" % (row["account"], int(age), token_store_warn_days))
+    days = row.get("certificate_days_left")
+    if days is not None and days < credential_min_days:
+        warnings.append(_expiry_text("certificate credential", row["account"], days, credential_min_days,
+                                     "upload a new certificate to the app registration and set oauth2.certificate "
+                                     "and oauth2.private_key to it"))
+    days = row.get("client_secret_days_left")
+    if days is not None and days < credential_min_days:
+        warnings.append(_expiry_text("client secret", row["account"], days, credential_min_days,
+                                     "add a new client secret to the app registration, vault it as "
+                                     "oauth2.client_secret and update oauth2.client_secret_expires"))
+    return warnings
+
+
 def reply_text(reply):
     if not reply or reply.get("code") is None:
         return ""
@@ -143,6 +223,10 @@ def summary_line(row):
     parts.append("tls=%s" % (row["tls_version"] or "-"))
     parts.append("auth=%s" % (row["auth_mechanism"] or "-"))
     parts.append("total_ms=%s" % ("-" if row["total_ms"] is None else row["total_ms"]))
+    for key, label in (("token_store_age_days", "token_store_days"), ("certificate_days_left", "cert_credential_days"),
+                       ("client_secret_days_left", "client_secret_days")):
+        if row.get(key) is not None:
+            parts.append("%s=%s" % (label, row[key]))
     if row["hint"] and not row["ok"]:
         parts.append("hint: %s" % " ".join(str(row["hint"]).split()))
     return " ".join(parts)
@@ -179,6 +263,8 @@ def prometheus_text(rows, timestamp, token_store_ages=None):
         ("live_smtp_check_duration_seconds", "Seconds the last check took in total."),
         ("live_smtp_check_certificate_days_left", "Whole days until the server certificate expires."),
         ("live_smtp_check_token_store_age_seconds", "Seconds since the OAuth2 token store of the account was last written."),
+        ("live_smtp_check_credential_days_left",
+         "Whole days until the account's OAuth2 credential (certificate or client secret) expires."),
         ("live_smtp_check_failure_info", "1 for a failed check, labelled with its reason and stage."),
         ("live_smtp_check_last_run_timestamp_seconds", "Unix time of the last check run."),
     ]
@@ -199,6 +285,10 @@ def prometheus_text(rows, timestamp, token_store_ages=None):
         if row["account"] in token_store_ages:
             samples["live_smtp_check_token_store_age_seconds"].append(
                 "{%s} %s" % (base, repr(round(float(token_store_ages[row["account"]]), 1))))
+        for credential in ("certificate", "client_secret"):
+            days = row.get(credential + "_days_left")
+            if days is not None:
+                samples["live_smtp_check_credential_days_left"].append('{%s,credential="%s"} %d' % (base, credential, days))
         if not row["ok"]:
             samples["live_smtp_check_failure_info"].append('{%s,reason="%s",stage="%s"} 1' % (
                 base, _label(row["reason"] or ""), _label(row["failed_stage"] or "")))

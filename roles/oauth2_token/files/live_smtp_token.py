@@ -21,6 +21,15 @@
       (and private_key) instead of a refresh token; a certificate or key given as a path is read now and kept as
       PEM text in the store, so the user that sends needs no access to the file. Prints a JSON
       result without any secret: {"changed": bool, "action": "created|reseeded|updated|unchanged"}.
+
+  live-smtp-token --status [--json] [STORE|DIR ...]
+      Per store: account, owner, grant, last refresh, access-token expiry, refresh-token age and idle days; never a
+      secret. Without arguments, every store under LIVE_SMTP_TOKEN_STATE_DIR (set by the installed wrapper).
+
+  live-smtp-token --keepalive [--idle-days N] STORE|DIR ...
+      Run by cron as the stores' owner: redeem the refresh token of every store unused for more than N days (default
+      7) and store the rotated one, so that none expires after 90 days without mail. App-only stores are skipped.
+      Quiet on success; one line per failed store on stderr and exit 75.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -197,15 +206,63 @@ def _cached_token(data, now):
 
 
 def _explain(error, store):
+    """One line: the account, the stable reason word, the endpoint's error and description, and what to do."""
     account = _account_name(store)
-    if error.reason in ("invalid_grant", "interaction_required", "consent_required"):
-        return ("account %s: the token endpoint refused the refresh token (%s: %s); sign in again, vault the new "
-                "refresh token and re-run the role (see docs/oauth2.md)" % (account, error.reason, error.description))
+    word = getattr(error, "word", error.reason)
+    detail = "%s: %s" % (getattr(error, "error", error.reason), error.description)
+    hint = getattr(error, "hint", "")
+    if getattr(error, "needs_sign_in", False):
+        return ("account %s: the token endpoint refused the refresh token, %s (%s). %s Then vault the new refresh "
+                "token and re-run the role (see docs/oauth2.md)." % (account, word, detail, hint))
     if error.reason == "cert_untrusted":
         return "account %s: refused to send the refresh token: %s" % (account, error.description)
     if error.reason == "endpoint_unreachable":
         return "account %s: token endpoint unreachable: %s; mail will be retried" % (account, error.description)
-    return "account %s: token refresh failed (%s: %s)" % (account, error.reason, error.description)
+    return "account %s: token refresh failed, %s (%s). %s" % (account, word, detail, hint)
+
+
+def _last_use(data):
+    """Epoch seconds of the last time the refresh token was issued or redeemed (seeding counts as issuing)."""
+    times = []
+    for key in ("issued_at", "rotated_at", "seeded_at"):
+        try:
+            times.append(float(data.get(key) or 0))
+        except (TypeError, ValueError):
+            pass
+    return max(times) if times else 0.0
+
+
+def _redeem(store, data, info):
+    """Get a new access token (the caller holds the lock) and store it, with a rotated refresh token, atomically."""
+    try:
+        if data.get("grant") == APP_ONLY:
+            # App-only: a new token from the app's own credential, no refresh token involved.
+            result = client_credentials_token(data["client_id"], data.get("tenant"),
+                                              client_secret=data.get("client_secret"),
+                                              certificate=data.get("certificate"),
+                                              private_key=data.get("private_key"), token_url=data.get("token_url"),
+                                              scope=data.get("scope"), ca_file=data.get("ca_file"))
+        else:
+            result = refresh_access_token(data["client_id"], data["refresh_token"], token_url=data.get("token_url"),
+                                          scope=data.get("scope"), client_secret=data.get("client_secret"),
+                                          ca_file=data.get("ca_file"))
+    except OAuth2Error as exc:
+        raise HelperError(_explain(exc, store))
+    data["access_token"] = result["access_token"]
+    data["issued_at"] = time.time()
+    data["expires_at"] = result["expires_at"]
+    if result.get("rotated"):
+        data["refresh_token"] = result["refresh_token"]
+        data["rotated_at"] = int(time.time())
+    # A group-shared store stays shared: same group, same mode, whoever refreshed it.
+    mode = info.st_mode & 0o7777
+    _write_store(store, data, gid=info.st_gid if mode == 0o660 else None, mode=mode)
+    return data
+
+
+def _store_lock(store, info):
+    shared = info.st_mode & 0o7777 == 0o660
+    return _Lock(store, gid=info.st_gid if shared else None, mode=0o660 if shared else 0o600)
 
 
 def get_token(store, now=None):
@@ -214,37 +271,124 @@ def get_token(store, now=None):
     token = _cached_token(data, now)
     if token:
         return token
-    shared = info.st_mode & 0o7777 == 0o660
-    with _Lock(store, gid=info.st_gid if shared else None, mode=0o660 if shared else 0o600):
+    with _store_lock(store, info):
         # Another process may have refreshed while we waited for the lock.
         data, info = _read_store(store)
         token = _cached_token(data, time.time())
         if token:
             return token
-        try:
-            if data.get("grant") == APP_ONLY:
-                # App-only: a new token from the app's own credential, no refresh token involved.
-                result = client_credentials_token(data["client_id"], data.get("tenant"),
-                                                  client_secret=data.get("client_secret"),
-                                                  certificate=data.get("certificate"),
-                                                  private_key=data.get("private_key"), token_url=data.get("token_url"),
-                                                  scope=data.get("scope"), ca_file=data.get("ca_file"))
-            else:
-                result = refresh_access_token(data["client_id"], data["refresh_token"], token_url=data.get("token_url"),
-                                              scope=data.get("scope"), client_secret=data.get("client_secret"),
-                                              ca_file=data.get("ca_file"))
-        except OAuth2Error as exc:
-            raise HelperError(_explain(exc, store))
-        data["access_token"] = result["access_token"]
-        data["issued_at"] = time.time()
-        data["expires_at"] = result["expires_at"]
-        if result.get("rotated"):
-            data["refresh_token"] = result["refresh_token"]
-            data["rotated_at"] = int(time.time())
-        # A group-shared store stays shared: same group, same mode, whoever refreshed it.
-        mode = info.st_mode & 0o7777
-        _write_store(store, data, gid=info.st_gid if mode == 0o660 else None, mode=mode)
+        data = _redeem(store, data, info)
     return data["access_token"]
+
+
+def _grant(data):
+    """The grant a store serves: what the seed says, else refresh_token when it holds one."""
+    grant = data.get("grant")
+    if grant:
+        return str(grant)
+    return "refresh_token" if data.get("refresh_token") else "client_credentials"
+
+
+def keepalive_store(store, idle_days, now=None):
+    """Redeem the refresh token of STORE when it was last used more than IDLE_DAYS ago, so that it never expires
+    through inactivity. Returns {"store", "account", "action": refreshed|fresh|skipped, "grant"}."""
+    now = time.time() if now is None else now
+    peek = store_status(store, now)
+    result = {"store": store, "account": _account_name(store), "grant": peek["grant"]}
+    if not peek["error"] and peek["grant"] != "refresh_token":
+        result["action"] = "skipped"  # app-only: no refresh token to keep alive
+        return result
+    data, info = _read_store(store)  # checks owner and mode, and reports a broken store
+    with _store_lock(store, info):
+        data, info = _read_store(store)
+        if now - _last_use(data) < idle_days * 86400.0:
+            result["action"] = "fresh"
+            return result
+        _redeem(store, data, info)
+    result["action"] = "refreshed"
+    return result
+
+
+def _stores(paths):
+    """The stores named, a directory standing for every *.json in it (sorted)."""
+    stores = []
+    for path in paths:
+        if os.path.isdir(path):
+            stores += sorted(os.path.join(path, name) for name in os.listdir(path)
+                             if name.endswith(".json") and not name.startswith("."))
+        else:
+            stores.append(path)
+    return stores
+
+
+def _iso(epoch):
+    if not epoch:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(epoch)))
+
+
+def _number(data, key):
+    try:
+        value = float(data.get(key) or 0)
+    except (TypeError, ValueError):
+        return 0.0
+    return value
+
+
+def store_status(store, now=None):
+    """What a store says about its tokens, never a secret: only the fields named here are ever read out."""
+    now = time.time() if now is None else now
+    row = {"store": store, "account": _account_name(store), "owner": None, "grant": None, "last_refresh": None,
+           "access_token_expires": None, "access_token_valid": False, "refresh_token_age_days": None,
+           "idle_days": None, "error": None}
+    try:
+        fd = os.open(store, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        row["error"] = "cannot open: %s" % exc.strerror
+        return row
+    with os.fdopen(fd, "r", encoding="utf-8") as handle:
+        info = os.fstat(handle.fileno())
+        try:
+            row["owner"] = pwd.getpwuid(info.st_uid).pw_name
+        except KeyError:
+            row["owner"] = str(info.st_uid)
+        if not stat.S_ISREG(info.st_mode):
+            row["error"] = "not a regular file"
+            return row
+        try:
+            data = json.load(handle)
+        except ValueError:
+            data = None
+    if not isinstance(data, dict):
+        row["error"] = "not a token store (invalid JSON)"
+        return row
+    row["grant"] = _grant(data)
+    issued = _number(data, "issued_at")
+    expires = _number(data, "expires_at")
+    row["last_refresh"] = _iso(issued)
+    row["access_token_expires"] = _iso(expires)
+    row["access_token_valid"] = bool(data.get("access_token")) and expires > now
+    if row["grant"] == "refresh_token":
+        born = max(_number(data, "rotated_at"), _number(data, "seeded_at"))
+        row["refresh_token_age_days"] = round((now - born) / 86400.0, 2) if born else None
+        last = _last_use(data)
+        row["idle_days"] = round((now - last) / 86400.0, 2) if last else None
+    return row
+
+
+def _status_text(rows):
+    lines = []
+    for row in rows:
+        if row["error"]:
+            lines.append("%s (owner %s): %s" % (row["account"], row["owner"] or "?", row["error"]))
+            continue
+        lines.append("%s (owner %s, grant %s): last refresh %s; access token %s %s; refresh token age %s, idle %s"
+                     % (row["account"], row["owner"], row["grant"], row["last_refresh"] or "never",
+                        "valid until" if row["access_token_valid"] else "expired at",
+                        row["access_token_expires"] or "-",
+                        "-" if row["refresh_token_age_days"] is None else "%.1f days" % row["refresh_token_age_days"],
+                        "-" if row["idle_days"] is None else "%.1f days" % row["idle_days"]))
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
 def _read_seed(stream):
@@ -359,35 +503,106 @@ class _LockIfPossible(_Lock):
             super(_LockIfPossible, self).__exit__(*exc_info)
 
 
+def _default_stores():
+    """Every store under the state directory the wrapper names (LIVE_SMTP_TOKEN_STATE_DIR)."""
+    state_dir = os.environ.get("LIVE_SMTP_TOKEN_STATE_DIR")
+    if not state_dir:
+        raise HelperError("name the stores (or their directory): LIVE_SMTP_TOKEN_STATE_DIR is not set")
+    try:
+        names = sorted(os.listdir(state_dir))
+    except OSError as exc:
+        raise HelperError("cannot list %s: %s" % (state_dir, exc.strerror))
+    return _stores([os.path.join(state_dir, name) for name in names if os.path.isdir(os.path.join(state_dir, name))])
+
+
+def _status(paths, as_json):
+    rows = [store_status(store) for store in (_stores(paths) if paths else _default_stores())]
+    if as_json:
+        sys.stdout.write(json.dumps({"stores": rows}, indent=1, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(_status_text(rows))
+    return 0 if all(not row["error"] for row in rows) else 1
+
+
+def _keepalive(paths, idle_days, verbose):
+    """Quiet when all went well (cron mails any output); one line per failed store on stderr, exit 75."""
+    failed = 0
+    for store in _stores(paths):
+        try:
+            result = keepalive_store(store, idle_days)
+        except HelperError as exc:
+            sys.stderr.write("live-smtp-token: keepalive: %s\n" % exc)
+            failed += 1
+            continue
+        except (OSError, ValueError) as exc:
+            sys.stderr.write("live-smtp-token: keepalive: %s: %s: %s\n"
+                             % (_account_name(store), exc.__class__.__name__, exc))
+            failed += 1
+            continue
+        if verbose:
+            sys.stdout.write("%s: %s\n" % (result["account"], result["action"]))
+    return EX_TEMPFAIL if failed else 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="live-smtp-token", description="Print an OAuth2 access token (mailops.live_smtp).")
-    parser.add_argument("store", help="token store, e.g. /var/lib/mailops-live-smtp/oauth2/USER/ACCOUNT.json")
+    parser.add_argument("store", nargs="*",
+                        help="token store, e.g. /var/lib/mailops-live-smtp/oauth2/USER/ACCOUNT.json (with --status "
+                             "or --keepalive: stores or directories of stores)")
     parser.add_argument("--seed", action="store_true", help="(role) create or re-seed the store from JSON on stdin")
     parser.add_argument("--owner", help="(with --seed) user that owns the store")
     parser.add_argument("--group", help="(with --seed) group of the store")
     parser.add_argument("--check", action="store_true", help="(with --seed) only report what would change")
     parser.add_argument("--shared", action="store_true",
                         help="(with --seed) store mode 0660: every member of --group may use and refresh it")
+    parser.add_argument("--status", action="store_true",
+                        help="print account, owner, grant, last refresh, access-token expiry and refresh-token age "
+                             "of each store (every store under the state directory by default); never a secret")
+    parser.add_argument("--json", action="store_true", help="(with --status) JSON for machines")
+    parser.add_argument("--keepalive", action="store_true",
+                        help="redeem the refresh token of every store idle longer than --idle-days (app-only stores "
+                             "are skipped), so that none expires through inactivity")
+    parser.add_argument("--idle-days", type=float, default=7.0,
+                        help="(with --keepalive) refresh stores unused for longer than this (default 7)")
+    parser.add_argument("--verbose", action="store_true", help="(with --keepalive) one line per store on stdout")
     args = parser.parse_args(argv)
+    modes = [name for name in ("seed", "status", "keepalive") if getattr(args, name)]
+    if len(modes) > 1:
+        parser.error("--%s and --%s do not go together" % tuple(modes[:2]))
+    if args.json and not args.status:
+        parser.error("--json goes with --status")
+    if (args.verbose or args.idle_days != 7.0) and not args.keepalive:
+        parser.error("--idle-days and --verbose go with --keepalive")
+    if args.idle_days < 0:
+        parser.error("--idle-days must not be negative")
+    if (args.seed or not modes) and len(args.store) != 1:
+        parser.error("name exactly one store")
+    if args.keepalive and not args.store:
+        parser.error("--keepalive needs the stores or their directory")
     os.umask(0o077)
+    name = args.store[0] if args.store else "status"
     try:
+        if args.status:
+            return _status(args.store, args.json)
+        if args.keepalive:
+            return _keepalive(args.store, args.idle_days, args.verbose)
         if args.seed:
             if not args.owner:
                 parser.error("--seed needs --owner")
-            result = seed_store(args.store, _read_seed(sys.stdin), args.owner, args.group, args.check,
+            result = seed_store(args.store[0], _read_seed(sys.stdin), args.owner, args.group, args.check,
                                 0o660 if args.shared else 0o600)
             sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
         else:
             if args.owner or args.group or args.check or args.shared:
                 parser.error("--owner, --group, --shared and --check go with --seed")
-            sys.stdout.write(get_token(args.store) + "\n")
+            sys.stdout.write(get_token(args.store[0]) + "\n")
         sys.stdout.flush()
     except HelperError as exc:
         sys.stderr.write("live-smtp-token: %s\n" % exc)
         return EX_TEMPFAIL
     except (OSError, ValueError) as exc:
         # Unexpected trouble (disk full, bad store contents): still one line, still a temporary failure.
-        sys.stderr.write("live-smtp-token: %s: %s\n" % (_account_name(args.store), exc.__class__.__name__ + ": " + str(exc)))
+        sys.stderr.write("live-smtp-token: %s: %s\n" % (_account_name(name), exc.__class__.__name__ + ": " + str(exc)))
         return EX_TEMPFAIL
     return 0
 

@@ -303,3 +303,96 @@ def test_app_only_seed_without_a_credential_is_refused(helper, standin):
 def test_app_only_seed_with_an_unreadable_key_names_the_file(helper, standin, tmp_path):
     result = app_seed(helper, standin, private_key=str(tmp_path / "missing.key"))
     assert result.returncode == 75 and "missing.key" in result.stderr and "-----BEGIN" not in result.stderr
+
+
+# --- status and keepalive
+
+
+def secrets_of(helper, standin):
+    state_file = os.path.join(os.path.dirname(standin["ca_file"]), "state.json")
+    with open(state_file, encoding="utf-8") as handle:
+        state = json.load(handle)
+    data = read_store(helper)
+    return set(state["refresh_tokens"]) | set(state["access_tokens"]) | {data["refresh_token"], data.get("access_token")}
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_status_shows_the_lifecycle_and_no_secret(helper, standin, as_json):
+    seed(helper, standin)
+    assert run(helper, helper["store"]).returncode == 0
+    result = run(helper, "--status", *(["--json"] if as_json else []), os.path.dirname(helper["store"]))
+    assert result.returncode == 0, result.stderr
+    for secret in secrets_of(helper, standin) - {None}:
+        assert secret not in result.stdout and secret not in result.stderr
+    if as_json:
+        rows = json.loads(result.stdout)["stores"]
+        assert len(rows) == 1
+        row = rows[0]
+        assert row["account"] == "outlook" and row["owner"] == OWNER and row["grant"] == "refresh_token"
+        assert row["access_token_valid"] is True and row["error"] is None
+        assert row["last_refresh"].endswith("Z") and row["access_token_expires"] > row["last_refresh"]
+        assert 0 <= row["refresh_token_age_days"] < 0.01 and 0 <= row["idle_days"] < 0.01
+    else:
+        assert result.stdout.startswith("outlook (owner %s, grant refresh_token): last refresh " % OWNER)
+        assert "access token valid until" in result.stdout and "refresh token age 0.0 days" in result.stdout
+
+
+def test_status_of_a_missing_store_says_so_and_fails(helper):
+    result = run(helper, "--status", "--json", helper["store"])
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["stores"][0]["error"].startswith("cannot open")
+
+
+def test_keepalive_redeems_an_idle_store_and_keeps_a_fresh_one(helper, standin):
+    seed(helper, standin)
+    assert run(helper, helper["store"]).returncode == 0
+    before = read_store(helper)
+    count = grants(standin)
+    fresh = run(helper, "--keepalive", "--verbose", os.path.dirname(helper["store"]))
+    assert fresh.returncode == 0 and fresh.stdout == "outlook: fresh\n" and fresh.stderr == ""
+    assert grants(standin) == count
+    # Seven days without use: backdate the store as if nothing had used it since.
+    data = read_store(helper)
+    for key in ("issued_at", "rotated_at", "seeded_at"):
+        data[key] = time.time() - 8 * 86400
+    with open(helper["store"], "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    refreshed = run(helper, "--keepalive", helper["store"])
+    assert refreshed.returncode == 0 and refreshed.stdout == "" and refreshed.stderr == ""
+    assert grants(standin) == count + 1
+    after = read_store(helper)
+    assert after["refresh_token"] != before["refresh_token"]
+    assert after["refresh_token"] == newest_refresh_token(standin)
+    assert stat.S_IMODE(os.stat(helper["store"]).st_mode) == 0o600
+    assert not [name for name in os.listdir(os.path.dirname(helper["store"])) if name.endswith(".tmp")]
+
+
+def test_keepalive_skips_an_app_only_store(helper, standin):
+    seed(helper, standin)
+    data = read_store(helper)
+    data["grant"] = "client_credentials"
+    data.pop("refresh_token")
+    with open(helper["store"], "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    count = grants(standin)
+    result = run(helper, "--keepalive", "--verbose", "--idle-days", "0", helper["store"])
+    assert result.returncode == 0 and result.stdout == "outlook: skipped\n"
+    assert grants(standin) == count
+
+
+def test_keepalive_of_a_refused_token_fails_75_with_word_and_hint(helper, standin):
+    bad = "M.C5-never-issued-" + "k" * 30
+    seed(helper, standin, refresh_token=bad)
+    result = run(helper, "--keepalive", "--idle-days", "0", helper["store"])
+    assert result.returncode == 75 and result.stdout == ""
+    line, = result.stderr.splitlines()
+    assert line.startswith("live-smtp-token: keepalive: account outlook: the token endpoint refused the refresh token, "
+                           "invalid_grant (invalid_grant: AADSTS70000")
+    assert "sign in again" in line and bad not in line
+
+
+@pytest.mark.parametrize("argv", [["--status", "--seed", "x"], ["--json", "x"], ["--idle-days", "3", "x"],
+                                  ["--keepalive"], ["a", "b"], []])
+def test_bad_combinations_are_usage_errors(helper, argv):
+    result = run(helper, *argv)
+    assert result.returncode == 2 and result.stdout == ""

@@ -171,6 +171,25 @@ run good 0 mailops.live_smtp.check -e live_smtp_check_hosts=mail1:mail2 -e @good
 [ -z "$(ls -A "$tmp/prom")" ] || fail "good: a Prometheus file was written although it was off"
 grep -qE '^mail1 +: ok=2 .*failed=0 ' "$tmp/good.log" || fail "good: mail1 did not pass"
 
+# 2b. A token store not refreshed for 61 days: a WARN line (threshold live_smtp_check_token_store_warn_days, 60) in the
+# summary and the reports; the check itself still passes.
+touch -d '61 days ago' "$tmp/oauth2/root/oauth.json"
+run old-store 0 mailops.live_smtp.check -e live_smtp_check_hosts=mail1 -e @good.yml -e live_smtp_check_prometheus_file= \
+  -e "live_smtp_check_report_dir=$tmp/report-old" -e '{"live_smtp_check_report_formats": ["json", "markdown"]}'
+grep -qF "WARN account oauth: the token store was not refreshed for 61 days (warning after 60)" "$tmp/old-store.log" \
+  || fail "old-store: no WARN line for the 61-day-old token store"
+grep -qE "OK   oauth localhost:[0-9]+ .*token_store_days=61\.0" "$tmp/old-store.log" || fail "old-store: no age in the summary"
+python - "$tmp/report-old/live_smtp_check.json" <<'PY' || fail "old-store: wrong JSON report"
+import json, sys
+report = json.load(open(sys.argv[1]))
+rows = {row["account"]: row for row in report["checks"]}
+assert rows["oauth"]["ok"] and 60.9 < rows["oauth"]["token_store_age_days"] < 61.1, rows["oauth"]
+assert rows["tenant"]["token_store_age_days"] is None, rows["tenant"]
+assert [w for w in report["warnings"]["mail1"] if w.startswith("account oauth: the token store was not refreshed")]
+PY
+grep -qF "not refreshed for 61 days" "$tmp/report-old/live_smtp_check.md" || fail "old-store: no warning in the Markdown"
+touch -d '1 hour ago' "$tmp/oauth2/root/oauth.json"
+
 # 3. Nothing secret stays in hostvars after the check task, with secure logging on and off (-vvvv).
 for logging in true false; do
   run "hostvars-$logging" 0 "$here/playbooks/dump_hostvars.yml" -vvvv -e live_smtp_check_hosts=mail1:mail2 -e @good.yml \

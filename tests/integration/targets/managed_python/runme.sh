@@ -57,6 +57,7 @@ for version in ${managed//,/ }; do
 oauth2_token_owner: root
 oauth2_token_helper: $dir/lib/live-smtp-token
 oauth2_token_state_dir: $dir/state
+oauth2_token_keepalive: false   # this target is about the helper's Python; no cron job left behind
 live_smtp_accounts:
   - name: oauth
     host: localhost

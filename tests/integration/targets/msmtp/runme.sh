@@ -34,6 +34,8 @@ cleanup() {
   standin_stop
   for u in "${created_users[@]}"; do userdel "$u" 2>/dev/null || true; groupdel "$u" 2>/dev/null || true; done
   groupdel "$group" 2>/dev/null || true
+  # The keepalive jobs the oauth2_token role installed for this run's token stores.
+  grep -lF "$stores" /etc/cron.d/mailops-live-smtp-token-* 2>/dev/null | while read -r f; do rm -f "$f"; done
   if [ -e "$T/msmtprc.orig" ]; then mv -f "$T/msmtprc.orig" "$system_rc"; elif [ -n "${wrote_system_rc:-}" ]; then rm -f "$system_rc"; fi
   if [ "$rc" -ne 0 ]; then
     echo "---- msmtp: FAILED (rc $rc); logs in $T/out (kept)" >&2

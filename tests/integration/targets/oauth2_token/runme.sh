@@ -27,6 +27,7 @@ cleanup() {
   else
     rm -rf "$T"
   fi
+  rm -f "/etc/cron.d/mailops-live-smtp-token-$user"
   if [ -n "${created_user:-}" ]; then
     userdel "$user" 2>/dev/null || true
     groupdel "$user" 2>/dev/null || true
@@ -311,6 +312,97 @@ done
 [ "$(sort -u "$T"/out/par*.out | wc -l)" = 1 ] || fail "parallel callers got different tokens"
 [ "$(token_requests)" = $((before + 1)) ] || fail "parallel callers made $(( $(token_requests) - before )) requests"
 pass "6 parallel callers with an expired cache: 1 request, 1 token"
+
+# --- status: per store account, owner, grant, times; never a secret (the leak check below reads its output too)
+"$helper" --status --json "$state/$user" > "$T/out/status.json" 2> "$T/out/status.err" || true
+python3 - "$T/out/status.json" "$user" <<'EOF' || fail "status: $(cat "$T/out/status.json" "$T/out/status.err")"
+import json, sys
+rows = {row["account"]: row for row in json.load(open(sys.argv[1]))["stores"]}
+assert set(rows) == {"oauth", "revoked", "untrusted", "unreachable"}, sorted(rows)
+row = rows["oauth"]
+assert row["owner"] == sys.argv[2] and row["grant"] == "refresh_token" and row["error"] is None, row
+assert row["access_token_valid"] and row["last_refresh"] and row["refresh_token_age_days"] < 1, row
+assert rows["revoked"]["last_refresh"] is None and rows["revoked"]["access_token_valid"] is False
+EOF
+runuser -u "$user" -- "$helper" --status > "$T/out/status.txt" 2>&1 || true   # the wrapper's state dir, as the owner
+grep -q "^oauth (owner $user, grant refresh_token): last refresh " "$T/out/status.txt" \
+  || fail "status (text, default state dir): $(cat "$T/out/status.txt")"
+pass "status: $(grep '^oauth ' "$T/out/status.txt")"
+
+# --- keepalive: the role's cron job keeps an idle store alive past the endpoint's inactivity limit; a store without
+# it dies with refresh_token_expired. Real time, a short limit: the stand-in refuses a refresh token unused for $limit s.
+cron_file=/etc/cron.d/mailops-live-smtp-token-$user
+[ "$(stat -c '%U %a' "$cron_file")" = "root 644" ] || fail "cron file: $(stat -c '%U %a' "$cron_file" 2>&1)"
+head -n 3 "$cron_file" | grep -q '^# Ansible managed' || fail "cron file without the ansible_managed header"
+job_of() {  # sets cron_user and cron_cmd from the one job line of the cron file
+  local line c_min c_hour c_dom c_mon c_dow
+  line=$(grep -Ev '^(#|[A-Z]+=|$)' "$cron_file")
+  [ "$(printf '%s\n' "$line" | wc -l)" = 1 ] || fail "cron file: not one job line: $line"
+  read -r c_min c_hour c_dom c_mon c_dow cron_user cron_cmd <<< "$line"
+  [[ "$c_min" =~ ^[0-9]+$ ]] && [ "$c_hour $c_dom $c_mon $c_dow" = "4 * * *" ] || fail "schedule: $line"
+}
+job_of
+[ "$cron_cmd" = "$helper --keepalive --idle-days 7 $state/$user" ] || fail "default job command: $cron_cmd"
+[ "$(run_play keepalive0 -e oauth2_token_keepalive_idle_days=0)" = 1 ] || fail "changing the idle days did not change the job"
+job_of
+[ "$cron_user" = "$user" ] || fail "the job runs as $cron_user, not as the owner $user"
+[ "$cron_cmd" = "$helper --keepalive --idle-days 0 $state/$user" ] || fail "job command: $cron_cmd"
+run_cron() {  # the job's command as cron runs it: as the user, through SHELL=/bin/sh, cron's minimal environment
+  env -i SHELL=/bin/sh PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/nonexistent LOGNAME="$cron_user" \
+    runuser -u "$cron_user" -- /bin/sh -c "$cron_cmd" > "$T/out/cron$1.out" 2> "$T/out/cron$1.err"
+}
+limit=12
+standin_restart --refresh-inactivity "$limit"
+[ -n "$state" ] && [ -n "$user" ] || fail "state or user unset"
+rm -f "$state/$user"/*.json "$state/$user"/*.lock   # the failing stores of above would make the job report them
+install -d -o "$user" -g "$user" -m 0700 "$state/idle-$user"
+mint() {  # a refresh token of a chain of its own (device flow, approved through the stand-in's test control)
+  python3 - "$T/lib" "$client_id" "$token_url" "$STANDIN_CA" "$(standin_get control_url)" <<'EOF'
+import ssl, sys, urllib.parse, urllib.request
+sys.path.insert(0, sys.argv[1])
+from _oauth2 import device_code_poll, device_code_start
+client_id, token_url, ca = sys.argv[2:5]
+start = device_code_start(client_id, token_url=token_url, ca_file=ca)
+urllib.request.urlopen(sys.argv[5] + "/device", urllib.parse.urlencode({"action": "approve"}).encode(),
+                       context=ssl.create_default_context(cafile=ca), timeout=30).read()
+print(device_code_poll(client_id, start["device_code"], token_url=token_url, ca_file=ca)["refresh_token"])
+EOF
+}
+seed_direct() {  # seed_direct STORE: as the role does (JSON on stdin, as root)
+  local minted
+  minted=$(mint) || fail "minting a refresh token for $1"
+  printf '{"client_id": "%s", "refresh_token": "%s", "token_url": "%s", "ca_file": "%s"}' \
+    "$client_id" "$minted" "$token_url" "$STANDIN_CA" | "$helper" "$1" --seed --owner "$user" > /dev/null \
+    || fail "seeding $1"
+}
+seed_direct "$state/$user/alive.json"
+seed_direct "$state/idle-$user/idle.json"
+seeded=$(date +%s.%N)
+before=$(token_requests)
+for i in 1 2 3; do
+  sleep 5   # 3 runs, 5 s apart: each well inside the 12 s limit
+  run_cron "$i" || fail "keepalive run $i: rc $?: $(cat "$T/out/cron$i.err")"
+  [ ! -s "$T/out/cron$i.out" ] && [ ! -s "$T/out/cron$i.err" ] || fail "keepalive run $i was not quiet"
+done
+[ "$(token_requests)" = $((before + 3)) ] || fail "3 keepalive runs made $(( $(token_requests) - before )) requests"
+elapsed=$(python3 -c "import sys, time; print('%.1f' % (time.time() - float(sys.argv[1])))" "$seeded")
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$elapsed" "$limit" \
+  || fail "only $elapsed s passed, not more than the $limit s limit"
+store="$state/$user/alive.json"
+token_store_expire "$store"
+call alive "$store"
+[ "$rc" = 0 ] && [ -s "$T/out/alive.out" ] || fail "the kept-alive store failed after $elapsed s: $(cat "$T/out/alive.err")"
+call idle "$state/idle-$user/idle.json"
+[ "$rc" = 75 ] && [ "$(wc -l < "$T/out/idle.err")" = 1 ] || fail "the idle store: rc $rc: $(cat "$T/out/idle.err")"
+grep -q "refresh_token_expired (invalid_grant: AADSTS700082: The refresh token has expired due to inactivity" \
+  "$T/out/idle.err" && grep -q "sign in again" "$T/out/idle.err" || fail "idle store message: $(cat "$T/out/idle.err")"
+pass "keepalive: store seeded $elapsed s ago (limit $limit s), refreshed by the cron job 3 times, still yields a token"
+pass "no keepalive: $(cat "$T/out/idle.err")"
+run_play keepalive_off -e oauth2_token_keepalive=false > /dev/null   # also re-seeds the stores removed above
+[ ! -e "$cron_file" ] || fail "oauth2_token_keepalive=false did not remove $cron_file"
+grep "TASK \[mailops.live_smtp.oauth2_token : Remove the keepalive job of the token stores\]" -A1 "$T/out/keepalive_off.log" \
+  | grep -q '^changed:' || fail "the removal did not report a change"
+pass "keepalive job: oauth2_token_keepalive=false removes it"
 
 # --- no refresh token or client secret anywhere in the output (ansible -v logs, helper stdout/stderr)
 # The app's client secret and every base64 line of its private key are secrets too.

@@ -28,6 +28,7 @@ conf=/etc/postfix
 maps=$conf/live-smtp
 pipe_dir=/var/lib/mailops-live-smtp/postfix
 store_dir=/var/lib/mailops-live-smtp/oauth2/live-smtp
+keepalive_cron=/etc/cron.d/mailops-live-smtp-token-live-smtp   # the oauth2_token role's keepalive job of the pipe user
 
 # The role's pipe user and group (only when the role created them, by its comment): removed before, so check mode
 # meets a host without them as on a fresh machine, and after, so the test leaves no account behind.
@@ -49,14 +50,14 @@ restore() {
   postsuper -d ALL >/dev/null 2>&1 || true
   rm -f "$conf/main.cf"
   for f in main.cf master.cf; do [ ! -f "$work/orig/$f" ] || cp -p "$work/orig/$f" "$conf/$f"; done
-  rm -rf "$maps" "$pipe_dir" "$store_dir" "$work"
+  rm -rf "$maps" "$pipe_dir" "$store_dir" "$work" "$keepalive_cron"
   remove_pipe_user
   exit "$rc"
 }
 trap 'restore $?' EXIT
 postfix stop >/dev/null 2>&1 || true
 postsuper -d ALL >/dev/null 2>&1 || true
-rm -rf "$maps" "$pipe_dir" "$store_dir"
+rm -rf "$maps" "$pipe_dir" "$store_dir" "$keepalive_cron"
 remove_pipe_user
 getent passwd live-smtp >/dev/null && fail "a user live-smtp not made by the role exists; the test would change it"
 : > /var/log/postfix.log 2>/dev/null || true
@@ -78,7 +79,7 @@ trap 'rc=$?; standin_stop; restore $rc' EXIT
 
 # Secrets only ever sit in a vaulted file (real ansible-vault, password file in the private temp dir).
 cp "$STANDIN_CA" "$work/pub/ca.pem"
-chmod 0644 "$work/pub/ca.pem"
+chmod 0600 "$work/pub/ca.pem"   # root only: Postfix reads it as root; the pipe user must get a copy
 export POSTFIX_RELAY_CA="$work/pub/ca.pem"
 umask 077
 head -c 32 /dev/urandom | base64 > "$work/vault-pass"
@@ -118,6 +119,15 @@ postfix status >/dev/null 2>&1 || fail "Postfix is not running after the role"
 # oauth2_token role seeded.
 grep -qxF "passwordeval /usr/local/lib/mailops-live-smtp/live-smtp-token $store_dir/oauth.json" "$pipe_dir/msmtprc" \
   || fail "pipe msmtprc: $(grep passwordeval "$pipe_dir/msmtprc")"
+# The account's CA file is root-only (0600): Postfix reads it as root; the pipe's msmtp and token helper use the
+# role's public copy (a CA file is no secret), so OAuth2 mail is delivered below instead of deferring.
+[ "$(stat -c '%U %a' "$pipe_dir/ca.pem")" = "root 644" ] || fail "the pipe's CA copy: $(stat -c '%U %a' "$pipe_dir/ca.pem" 2>&1)"
+cmp -s "$pipe_dir/ca.pem" "$work/pub/ca.pem" || fail "the pipe's CA copy differs from the account's ca_file"
+grep -qxF "tls_trust_file $pipe_dir/ca.pem" "$pipe_dir/msmtprc" || fail "pipe msmtprc does not use the CA copy"
+grep -q '"ca_file": "'"$pipe_dir"'/ca.pem"' "$store_dir/oauth.json" || fail "the token store does not use the CA copy"
+[ "$(postconf -h smtp_tls_CAfile)" = "$work/pub/ca.pem" ] || fail "Postfix does not use the account's CA file"
+grep -qF " live-smtp /usr/local/lib/mailops-live-smtp/live-smtp-token --keepalive --idle-days 7 $store_dir" \
+  "$keepalive_cron" || fail "no keepalive job for the pipe user's token stores"
 main_sum=$(sum_main)
 
 step "check mode and a second run change nothing"

@@ -296,3 +296,99 @@ def test_write_atomically(tmp_path):
     write_atomically(str(path), "new")
     assert path.read_text() == "new" and stat.S_IMODE(os.stat(path).st_mode) == 0o640
     assert os.listdir(tmp_path) == ["report.json"]
+
+
+# --- credential lifecycle -----------------------------------------------------------------------------------------
+
+NOW = 1796000000.0  # 2026-11-29T...Z
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2026-12-31", 1798761599.0),                      # a date: its last second, UTC
+    ("2026-12-31T00:00:00Z", 1798675200.0),
+    ("2026-12-31T01:00:00+01:00", 1798675200.0),
+    ("2026-12-31T00:00:00", 1798675200.0),             # no offset: UTC
+    (1798675200, 1798675200.0),
+])
+def test_parse_expiry(value, expected):
+    assert cr.parse_expiry(value) == expected
+
+
+@pytest.mark.parametrize("value", ["next year", "31/12/2026", "", True, None])
+def test_parse_expiry_refuses_what_is_not_a_date(value):
+    with pytest.raises(cr.ReportError):
+        cr.parse_expiry(value)
+
+
+@pytest.mark.parametrize("offset, days", [(86400 * 40 + 5, 40), (86400 * 40 - 5, 39), (5, 0), (-5, -1),
+                                          (-86400 * 3, -3)])
+def test_days_left(offset, days):
+    assert cr.days_left(NOW + offset, NOW) == days
+
+
+def test_lifecycle_keys_and_none_for_what_is_unknown():
+    assert cr.lifecycle(None, None, None, NOW) == dict.fromkeys(cr.LIFECYCLE_KEYS)
+    assert cr.lifecycle(61.5 * 86400, NOW + 10 * 86400, NOW - 86400, NOW) == {
+        "token_store_age_days": 61.5, "certificate_days_left": 10, "client_secret_days_left": -1}
+
+
+def lifecycle_row(**lifecycle):
+    row = cr.account_row("web1", "personal", "smtp-mail.outlook.com:587", OK_RESULT)
+    row.update(lifecycle)
+    return row
+
+
+@pytest.mark.parametrize("age, warned", [(59.9, False), (60.0, False), (60.1, True), (89.0, True)])
+def test_token_store_warning_after_the_threshold(age, warned):
+    warnings = cr.lifecycle_warnings(lifecycle_row(token_store_age_days=age))
+    assert bool(warnings) is warned
+    if warned:
+        assert warnings[0].startswith("account personal: the token store was not refreshed for %d days (warning "
+                                      "after 60)" % int(age))
+        assert "AADSTS700082" in warnings[0] and "oauth2_token_keepalive" in warnings[0]
+
+
+def test_token_store_threshold_is_a_parameter():
+    row = lifecycle_row(token_store_age_days=20.0)
+    assert cr.lifecycle_warnings(row) == []
+    assert "warning after 14" in cr.lifecycle_warnings(row, token_store_warn_days=14)[0]
+
+
+@pytest.mark.parametrize("key, what", [("certificate_days_left", "certificate credential"),
+                                       ("client_secret_days_left", "client secret")])
+@pytest.mark.parametrize("days, expected", [
+    (30, None), (29, "expires in 29 day(s) (warning below 30)"), (0, "expires in 0 day(s)"),
+    (-2, "expired 2 day(s) ago")])
+def test_credential_warnings(key, what, days, expected):
+    warnings = cr.lifecycle_warnings(lifecycle_row(**{key: days}))
+    if expected is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1
+        assert warnings[0].startswith("account personal: the %s %s" % (what, expected))
+
+
+def test_lifecycle_in_summary_reports_and_prometheus(tmp_path):
+    row = lifecycle_row(token_store_age_days=61.2, certificate_days_left=12, client_secret_days_left=-1)
+    plain = lifecycle_row()
+    line = cr.summary_line(row)
+    assert line.endswith("token_store_days=61.2 cert_credential_days=12 client_secret_days=-1")
+    assert "token_store_days" not in cr.summary_line(plain)
+    warnings = {"web1": cr.lifecycle_warnings(row)}
+    assert len(warnings["web1"]) == 3
+    lines = cr.summary([row], warnings)["web1"]
+    assert [l for l in lines if l.startswith("WARN account personal: the token store")]
+    reports = rp.render_reports([row], warnings, GENERATED, ["json", "markdown", "junit", "html"])
+    data = json.loads(reports["live_smtp_check.json"])
+    assert data["checks"][0]["token_store_age_days"] == 61.2 and data["checks"][0]["client_secret_days_left"] == -1
+    assert "| 61.2 | certificate 12, client secret -1 |" in reports["live_smtp_check.md"]
+    assert "not refreshed for 61 days" in reports["live_smtp_check.md"]
+    junit = reports["live_smtp_check.junit.xml"]
+    assert "token_store_age_days=61.2 certificate_days_left=12 client_secret_days_left=-1" in junit
+    assert "WARN account personal: the client secret expired 1 day(s) ago" in junit
+    assert "<td class=\"num\">61.2</td><td>certificate 12, client secret -1</td>" in reports["live_smtp_check.html"]
+    text = cr.prometheus_text([row, plain], NOW, {"personal": 61.2 * 86400})
+    samples = {(s.name, s.labels.get("credential")): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples[("live_smtp_check_credential_days_left", "certificate")] == 12
+    assert samples[("live_smtp_check_credential_days_left", "client_secret")] == -1

@@ -35,6 +35,8 @@ def check_json(path):
             assert row["ok"] and row["tls_version"] in ("TLSv1.2", "TLSv1.3") and row["tls_days_left"] > 0, row
             assert row["timings_ms"]["total"] == row["total_ms"] and row["timings_ms"]["auth"] > 0, row
         assert rows[host, "oauth"]["auth_mechanism"] == "XOAUTH2" and "token" in rows[host, "oauth"]["timings_ms"]
+        assert 0.03 < rows[host, "oauth"]["token_store_age_days"] < 0.06, rows[host, "oauth"]   # written an hour ago
+        assert not [w for w in report["warnings"][host] if "token store" in w], report["warnings"][host]
         personal = rows[host, "personal"]
         assert not personal["ok"] and personal["reason"] == "basic_auth_disabled" and personal["failed_stage"] == "auth"
         assert personal["reply"]["code"] == 535 and "OAuth2" in personal["hint"], personal

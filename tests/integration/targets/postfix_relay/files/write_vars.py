@@ -22,7 +22,7 @@ def main():
     generated = json.load(open(sys.argv[2], encoding="utf-8"))
     main_password, out = sys.argv[3], sys.argv[4]
     mode = sys.argv[5]
-    # POSTFIX_RELAY_CA: a copy of the stand-in's CA that the pipe user can read.
+    # POSTFIX_RELAY_CA: a copy of the stand-in's CA that only root can read (the role gives the pipe user its own copy).
     smtp, ca = ready["smtp"], os.environ.get("POSTFIX_RELAY_CA") or ready["ca_file"]
     oauth = [a for a in ready["account_list"] if a["user"] == "oauth@outlook.com"][0]
     lines = ["live_smtp_accounts:"]
