@@ -223,6 +223,19 @@ grep -q "password is not a string (YAML read it as a number, boolean or null: qu
 [ ! -e "$T/secrets" ] || fail "the refused run changed something"
 pass "a password YAML read as a number is refused before any change"
 
+# --- a CA file only root can read: msmtp would read it as the listed user and fail every message, so it is refused
+install -m 0600 "$STANDIN_CA" "$T/root-only-ca.pem"
+printf 'live_smtp_accounts:\n  - {name: outlook, host: localhost, username: %s, password: "x", ca_file: %s}\n' \
+  "$login" "$T/root-only-ca.pem" > "$T/rootca.yml"
+printf 'msmtp_accounts: [outlook]\nmsmtp_user_configs: [{user: %s, accounts: [outlook]}]\n' "$peruser" >> "$T/rootca.yml"
+EXPECT_FAIL=1 run_play rootca -e "@$T/rootca.yml"
+for u in "$listed" "$peruser"; do
+  grep -q "user $u cannot read the CA file $T/root-only-ca.pem of account outlook" "$T/out/rootca.log" \
+    || fail "a CA file $u cannot read was not refused clearly"
+done
+[ ! -e "$T/secrets" ] && [ ! -e "$T/home/$peruser/.msmtprc" ] || fail "the refused run changed something"
+pass "a CA file a sending user cannot read is refused before any change"
+
 # --- check mode first, apply, check mode again, apply again
 wrote_system_rc=1
 [ "$(run_play check1 --check --diff -vvvv)" -gt 0 ] || fail "check mode on a fresh host reported no change"
