@@ -101,7 +101,7 @@ msmtp_aliases_file: $T/aliases
 msmtp_aliases:
   root: $alias_target
   default: $alias_target
-msmtp_accounts: [outlook, oauth, untrusted, wronghost, apponly]
+msmtp_accounts: [outlook, oauth, untrusted, wronghost, apponly, appcert]
 live_smtp_accounts:
   - name: outlook
     host: localhost
@@ -130,6 +130,18 @@ live_smtp_accounts:
       tenant: $(standin_get tenant_id)
       token_url: $(standin_get app_token_url)
       client_secret: "{{ vault_app_client_secret }}"
+  - name: appcert
+    host: localhost
+    port: $(standin_port outlook)
+    username: $(standin_get app.mailboxes.0)
+    ca_file: $STANDIN_CA
+    oauth2:
+      grant: client_credentials
+      client_id: $(standin_get app.client_id)
+      tenant: $(standin_get tenant_id)
+      token_url: $(standin_get app_token_url)
+      certificate: $(standin_get app_certificate.certificate_file)
+      private_key: $(standin_get app_certificate.private_key_file)
   - name: personal
     host: localhost
     port: $(standin_port outlook)
@@ -299,6 +311,15 @@ import json, sys
 assert (json.load(open(sys.argv[1]))["access_tokens"].get(sys.argv[2]) or {}).get("app") == sys.argv[3]
 EOF
 pass "app-only account (client secret): root's mail arrived authenticated with XOAUTH2 and an app token"
+# The same app with its certificate credential (a signed client assertion instead of the secret).
+send root_appcert root -a appcert rcpt@example.net
+[ "$rc" = 0 ] || fail "root app-only certificate xoauth2: $(cat "$T/out/root_appcert.err")"
+check_delivery root_appcert XOAUTH2 ""
+"$PY" - "$STANDIN_DIR/state.json" "$(last_auth secret)" "$(standin_get app.client_id)" <<'EOF' || fail "app-only certificate: not an app token"
+import json, sys
+assert (json.load(open(sys.argv[1]))["access_tokens"].get(sys.argv[2]) or {}).get("app") == sys.argv[3]
+EOF
+pass "app-only account (certificate): root's mail arrived authenticated with XOAUTH2 and an app token"
 send listed_oauth "$listed" -a oauth rcpt@example.net
 [ "$rc" = 0 ] || fail "$listed xoauth2: $(cat "$T/out/listed_oauth.err")"
 check_delivery listed_oauth XOAUTH2 ""
@@ -325,8 +346,8 @@ newest = max(int(n.split(".")[0]) for n in os.listdir(maildir) if n.endswith(".j
 assert json.load(open(os.path.join(maildir, "%d.json" % newest)))["rcpt_to"] == [sys.argv[2]]
 EOF
 grep -q "smtpstatus=250" "$T/msmtp.log" || fail "no delivery logged in $T/msmtp.log"
-[ "$(standin_mail_count)" = $((mails + 10)) ] || fail "expected 10 new mails, got $(( $(standin_mail_count) - mails ))"
-pass "aliases (root -> $alias_target) and logfile work; 10 mails arrived"
+[ "$(standin_mail_count)" = $((mails + 11)) ] || fail "expected 11 new mails, got $(( $(standin_mail_count) - mails ))"
+pass "aliases (root -> $alias_target) and logfile work; 11 mails arrived"
 
 # --- an unlisted user can read neither secret and cannot send
 before=$(auth_lines)

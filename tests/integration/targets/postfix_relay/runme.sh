@@ -70,7 +70,8 @@ main_password="Vaulted pass: #1 % \"q\" 'a' {{ not_templated }} \\ é"
   umask 077
   # hypothesis keeps a cache in ./.hypothesis: run it in $work.
   (cd "$work" && "$PY" "$here/files/gen_passwords.py" "$COUNT") > "$work/generated.json"
-  "$PY" "$here/files/accounts.py" "$work/generated.json" "$main_password" > "$work/standin-accounts.json"
+  "$PY" "$here/files/accounts.py" "$work/generated.json" "$main_password" "$work/standin/pki/app.crt" \
+    > "$work/standin-accounts.json"
 )
 standin_start "$work/standin" --lifetime 900 --scenarios outlook,implicit_tls,untrusted_cert,wrong_host_cert \
   --accounts "$work/standin-accounts.json"
@@ -143,21 +144,26 @@ printf 'From: Some One <someone@example.test>\nTo: rcpt@example.test\nSubject: p
   | runuser -u nobody -- /usr/sbin/sendmail -t -f someone@example.test
 printf 'From: app@example.test\nTo: rcpt@example.test\nSubject: oauth2 relay\n\nhello\n' | /usr/sbin/sendmail -t -f app@example.test
 printf 'From: appcert@example.test\nTo: rcpt@example.test\nSubject: app-only relay\n\nhello\n' | /usr/sbin/sendmail -t -f appcert@example.test
+printf 'From: appsecret@example.test\nTo: rcpt@example.test\nSubject: app-only secret relay\n\nhello\n' | /usr/sbin/sendmail -t -f appsecret@example.test
 printf 'From: x@implicit.test\nTo: rcpt@example.test\nSubject: implicit tls relay\n\nhello\n' | /usr/sbin/sendmail -t -f x@implicit.test
 printf 'From: u@example.test\nTo: rcpt@example.test\nSubject: untrusted\n\nhello\n' | /usr/sbin/sendmail -t -f u@example.test
 printf 'From: w@example.test\nTo: rcpt@example.test\nSubject: wrong host\n\nhello\n' | /usr/sbin/sendmail -t -f w@example.test
-standin_wait_mail 4 60 || fail "password, OAuth2, app-only and implicit-TLS mail did not all arrive"
-"$PY" - "$STANDIN_DIR" "$main_password" "$store_dir/oauth.json" "$store_dir/apponly.json" "$(standin_get app.client_id)" <<'PY'
+standin_wait_mail 5 60 || fail "password, OAuth2, app-only (certificate, secret) and implicit-TLS mail did not all arrive"
+"$PY" - "$STANDIN_DIR" "$main_password" "$store_dir/oauth.json" "$store_dir/apponly.json" "$(standin_get app.client_id)" \
+  "$store_dir/appsecret.json" <<'PY'
 import glob, json, sys
-state, password, store_path, app_store_path, app_id = sys.argv[1:6]
+state, password, store_path, app_store_path, app_id, secret_store_path = sys.argv[1:7]
 auth = [json.loads(line) for line in open(state + "/auth.jsonl", encoding="utf-8")]
 mails = {}
 app_mails = []
+secret_mails = []
 for meta in glob.glob(state + "/mail/*.json"):
     info = json.load(open(meta, encoding="utf-8"))
     eml = open(meta[:-5] + ".eml", encoding="utf-8", errors="replace").read()
     if "\nSubject: app-only relay" in eml:
         app_mails.append(info)
+    elif "\nSubject: app-only secret relay" in eml:
+        secret_mails.append(info)
     else:
         mails[info["user"]] = (info, eml)
 
@@ -167,6 +173,15 @@ app_store = json.load(open(app_store_path, encoding="utf-8"))
 assert len(app_mails) == 1 and app_mails[0]["mechanism"] == "XOAUTH2", app_mails
 assert app_store["grant"] == "client_credentials" and (app_tokens.get(app_store["access_token"]) or {}).get("app") == app_id
 assert any(a["secret"] == app_store["access_token"] and a["code"] == 235 for a in auth), "the app token was not used"
+# App-only with the client secret: its own store (the appsecret account), its own app token, the app's second mailbox.
+secret_store = json.load(open(secret_store_path, encoding="utf-8"))
+assert len(secret_mails) == 1 and secret_mails[0]["mechanism"] == "XOAUTH2", secret_mails
+assert secret_mails[0]["user"] == "appsecret@outlook.com" == secret_mails[0]["mail_from"], secret_mails
+assert app_mails[0]["user"] == "appbox@outlook.com" == app_mails[0]["mail_from"], app_mails
+assert secret_store["grant"] == "client_credentials" and secret_store["access_token"] != app_store["access_token"]
+assert (app_tokens.get(secret_store["access_token"]) or {}).get("app") == app_id, "not an app token"
+assert any(a["secret"] == secret_store["access_token"] and a["code"] == 235 and a["user"] == secret_mails[0]["user"]
+           for a in auth), "the client-secret app token was not used"
 
 def header(eml, name):
     for line in eml.split("\n\n")[0].splitlines():
@@ -186,13 +201,13 @@ assert info["mechanism"] == "XOAUTH2" and info["mail_from"] == "oauth@outlook.co
 assert header(eml, "Reply-To") == "app@example.test"
 store = json.dumps(json.load(open(store_path, encoding="utf-8")))
 tokens = [a["secret"] for a in auth if a["user"] == "oauth@outlook.com" and a["code"] == 235
-          and a["secret"] != app_store["access_token"]]
+          and a["secret"] not in (app_store["access_token"], secret_store["access_token"])]
 assert tokens and all(t in store for t in tokens), "the XOAUTH2 token is not the one the helper got from the endpoint"
 
 info, eml = mails["implicit@outlook.com"]
 assert info["scenario"] == "implicit_tls" and info["mechanism"] == "LOGIN", info
 assert not [a for a in auth if a["scenario"] in ("untrusted_cert", "wrong_host_cert")], "a bad certificate got AUTH"
-print("mail checks: password, OAuth2 (XOAUTH2 token from the store), app-only (certificate, app token), implicit TLS: ok")
+print("mail checks: password, OAuth2 (XOAUTH2 token from the store), app-only (certificate and client secret, app tokens), implicit TLS: ok")
 PY
 grep -q 'Verified TLS connection established to localhost\[127.0.0.1\]' /var/log/postfix.log \
   || fail "Postfix did not log a verified TLS connection"
@@ -295,11 +310,12 @@ for s in sorted(secrets):
 PY
 ready_refresh=$(standin_get accounts.refresh_token)
 echo "$ready_refresh" >> "$work/secrets"
+standin_get app.client_secret >> "$work/secrets"
 echo "secrets to look for: $(wc -l < "$work/secrets")"
 secret_leaks "$work/secrets" "$work"/{check1,apply1,check2,apply2,bad,unknown,trailing,generated}.out \
   || fail "a secret appears in these outputs"
 secret_leaks "$work/secrets" /var/log/postfix.log || fail "a secret appears in the Postfix log"
-allowed="^($maps/sasl_passwd|$maps/sasl_passwd\\.(db|lmdb)|$store_dir/(oauth|apponly)\\.json)\$"
+allowed="^($maps/sasl_passwd|$maps/sasl_passwd\\.(db|lmdb)|$store_dir/(oauth|apponly|appsecret)\\.json)\$"
 # Not searched: this test's own directory and stand-in, the source tree (/work: the fixed test passwords are in
 # these scripts) and other tests' directories in /tmp; searched in /tmp: what Ansible and this role leave there.
 find / -xdev \( -path /proc -o -path /sys -o -path /work -o -path "$work" -o -path "$STANDIN_DIR" \
@@ -309,7 +325,8 @@ find / -xdev \( -path /proc -o -path /sys -o -path /work -o -path "$work" -o -pa
       if grep -qF -f "$work/secrets" "$file" 2>/dev/null && ! [[ $file =~ $allowed ]]; then echo "$file"; fi
     done > "$work/leaks"
 [ ! -s "$work/leaks" ] || { cat "$work/leaks"; fail "secrets in files left behind"; }
-for f in "$maps/sasl_passwd" "$maps/sasl_passwd.db" "$pipe_dir/msmtprc" "$store_dir/oauth.json" "$store_dir/apponly.json"; do
+for f in "$maps/sasl_passwd" "$maps/sasl_passwd.db" "$pipe_dir/msmtprc" "$store_dir/oauth.json" "$store_dir/apponly.json" \
+    "$store_dir/appsecret.json"; do
   [ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600 ($(stat -c %a "$f"))"
 done
 [ "$(stat -c %U "$store_dir/oauth.json")" = live-smtp ] || fail "the pipe user does not own its token store"

@@ -215,7 +215,7 @@ start = text.index("  - name: personal")
 end = text.index("  - name: oauth")
 open(sys.argv[2], "w").write(text[:start] + text[end:])
 PY
-# ... plus one app-only account (client credentials with the vaulted client secret) that must pass too.
+# ... plus two app-only accounts (client credentials: the vaulted client secret, the certificate) that must pass too.
 cat >> "$check_dir/good.yml" <<YAML
   - name: apponly
     host: localhost
@@ -228,6 +228,18 @@ cat >> "$check_dir/good.yml" <<YAML
       token_url: $(standin_get app_token_url)
       client_secret: "{{ vault_app_client_secret }}"
       client_secret_expires: "2099-12-31"
+    ca_file: $STANDIN_CA
+  - name: appcert
+    host: localhost
+    port: $(standin_port outlook)
+    username: $(standin_get app.mailboxes.0)
+    oauth2:
+      grant: client_credentials
+      client_id: $(standin_get app.client_id)
+      tenant: $(standin_get tenant_id)
+      token_url: $(standin_get app_token_url)
+      certificate: $(standin_get app_certificate.certificate_file)
+      private_key: $(standin_get app_certificate.private_key_file)
     ca_file: $STANDIN_CA
 YAML
 
@@ -298,11 +310,36 @@ grep -q "account name 'Bad Name' must match" "$tmp/check-bad-accounts.log" || fa
 mails_before=$(standin_mail_count)
 check check-good-check 0 -e live_smtp_check_hosts=mail1:mail2 -e "@$check_dir/good.yml" -e live_smtp_check_send_test_message=true --check --diff -vvvv
 [ "$(standin_mail_count)" = "$mails_before" ] || fail "check mode sent a message"
+auth_before_send=$(standin_auth_count)
 check check-good-send 0 -e live_smtp_check_hosts=mail1:mail2 -e "@$check_dir/good.yml" -e live_smtp_check_send_test_message=true
-standin_wait_mail $((mails_before + 6)) 10 || fail "check-good-send: 6 test messages (2 hosts x 3 accounts) expected"
-[ "$(standin_mail_count)" = $((mails_before + 6)) ] || fail "check-good-send: more than 6 messages arrived"
-[ "$(grep -cF "OK   apponly localhost:$(standin_port outlook)" "$tmp/check-good-send.log")" = 2 ] \
-  || fail "check-good-send: the app-only account is not OK on both hosts"
+standin_wait_mail $((mails_before + 8)) 10 || fail "check-good-send: 8 test messages (2 hosts x 4 accounts) expected"
+[ "$(standin_mail_count)" = $((mails_before + 8)) ] || fail "check-good-send: more than 8 messages arrived"
+for account in apponly appcert; do
+  [ "$(grep -cF "OK   $account localhost:$(standin_port outlook)" "$tmp/check-good-send.log")" = 2 ] \
+    || fail "check-good-send: the app-only account $account is not OK on both hosts"
+done
+# The app-only accounts' four messages went out as the mailbox with XOAUTH2 and tokens the stand-in issued to the app.
+python - "$STANDIN_DIR" "$mails_before" "$auth_before_send" "$(standin_get app.mailboxes.0)" "$(standin_get app.client_id)" <<'PY' \
+  || fail "check-good-send: the app-only messages did not arrive with app tokens"
+import json, sys
+state, mails_before, auth_before, mailbox, app_id = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+tokens = json.load(open(state + "/state.json"))["access_tokens"]
+auth = [json.loads(line) for line in open(state + "/auth.jsonl")][auth_before:]
+app_logins = [a for a in auth if (tokens.get(a["secret"]) or {}).get("app") == app_id and a["user"] == mailbox
+              and a["mechanism"] == "XOAUTH2" and a["code"] == 235]
+mails = [json.load(open("%s/mail/%d.json" % (state, n))) for n in range(mails_before + 1, mails_before + 9)]
+xoauth2 = [m for m in mails if m["mechanism"] == "XOAUTH2" and m["user"] == mailbox]
+print("check-good-send: %d app-token logins as %s, %d of 8 messages sent with XOAUTH2" % (len(app_logins), mailbox, len(xoauth2)))
+# XOAUTH2 messages: oauth, apponly and appcert on two hosts.
+sys.exit(0 if len(app_logins) >= 4 and len(xoauth2) == 6 else 1)
+PY
+
+# --- a revoked grant (AADSTS50173) through the real module: the stand-in's test-only control revokes the user's
+# refresh tokens (last, as the runs above use that refresh token).
+revoked=$(curl -sS --cacert "$STANDIN_CA" -d "user=$user" "$(standin_get control_url)/revoke") || fail "revoke: control_url refused"
+python -c 'import json, sys; sys.exit(0 if json.loads(sys.argv[1])["revoked"] >= 1 else 1)' "$revoked" \
+  || fail "revoke: nothing revoked ($revoked)"
+play revoked playbooks/revoked.yml -vvv
 
 # Nothing secret in any output of this target, in any encoding, nor in the reports.
 python "$here/files/leakcheck.py" --user "$user" "$tmp/secrets.txt" "$STANDIN_DIR/auth.jsonl" \

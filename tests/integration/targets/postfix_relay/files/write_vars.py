@@ -2,7 +2,8 @@
 
 usage: write_vars.py READY_JSON GENERATED_JSON MAIN_PASSWORD OUT_YML main|generated|trailing
 main: outlook (password, default), oauth (OAuth2, senders app@example.test), apponly (app-only with a
-certificate, senders appcert@example.test), implicit (port-465 style),
+certificate, senders appcert@example.test), appsecret (the same app with its client
+secret as its second mailbox, senders appsecret@example.test), implicit (port-465 style),
 untrusted / wronghost (bad certificates). generated: outlook, then g0..gN (generated passwords, senders
 sN@gen.test). trailing: main plus one account whose password ends in whitespace (must be refused).
 """
@@ -58,6 +59,11 @@ def main_accounts(account, smtp, oauth, ready):
         "  certificate: %s" % ready["app_certificate"]["certificate_file"],
         "  private_key: %s" % ready["app_certificate"]["private_key_file"],
         "senders: [appcert@example.test]"])
+    # The same app with its client secret, as the app's second mailbox (each account needs its own From).
+    account("appsecret", smtp["outlook"], app["mailboxes"][1], [
+        "oauth2:", "  grant: client_credentials", "  client_id: %s" % app["client_id"],
+        "  tenant: %s" % ready["tenant_id"], "  token_url: %s" % ready["app_token_url"],
+        "  client_secret: " + q(app["client_secret"]), "senders: [appsecret@example.test]"])
     account("implicit", smtp["implicit_tls"], "implicit@outlook.com",
             ["security: tls", "password: " + q("implicit pw 465"), "senders: ['@implicit.test']"])
     account("untrusted", smtp["untrusted_cert"], "untrusted@outlook.com",
