@@ -318,7 +318,9 @@ pass "6 parallel callers with an expired cache: 1 request, 1 token"
 python3 - "$T/out/status.json" "$user" <<'EOF' || fail "status: $(cat "$T/out/status.json" "$T/out/status.err")"
 import json, sys
 rows = {row["account"]: row for row in json.load(open(sys.argv[1]))["stores"]}
-assert set(rows) == {"oauth", "revoked", "untrusted", "unreachable"}, sorted(rows)
+assert set(rows) == {"oauth", "revoked", "untrusted", "unreachable", "app", "appcert"}, sorted(rows)
+for name in ("app", "appcert"):  # app-only: no refresh token, so no refresh-token age
+    assert rows[name]["grant"] == "client_credentials" and rows[name]["refresh_token_age_days"] is None, rows[name]
 row = rows["oauth"]
 assert row["owner"] == sys.argv[2] and row["grant"] == "refresh_token" and row["error"] is None, row
 assert row["access_token_valid"] and row["last_refresh"] and row["refresh_token_age_days"] < 1, row
