@@ -309,10 +309,12 @@ for s in sorted(secrets):
         print(s)
 PY
 ready_refresh=$(standin_get accounts.refresh_token)
-echo "$ready_refresh" >> "$work/secrets"
-standin_get app.client_secret >> "$work/secrets"
-# The app certificate's private key, line by line: the role copies it only into the 0600 token store.
-awk 'length >= 16 && !/-----/' "$(standin_get app_certificate.private_key_file)" >> "$work/secrets"
+{
+  echo "$ready_refresh"
+  standin_get app.client_secret
+  # The app certificate's private key, line by line: the role copies it only into the 0600 token store.
+  awk 'length >= 16 && !/-----/' "$(standin_get app_certificate.private_key_file)"
+} >> "$work/secrets"
 echo "secrets to look for: $(wc -l < "$work/secrets")"
 secret_leaks "$work/secrets" "$work"/{check1,apply1,check2,apply2,bad,unknown,trailing,generated}.out \
   || fail "a secret appears in these outputs"
