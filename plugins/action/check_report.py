@@ -16,6 +16,7 @@ from ansible_collections.mailops.live_smtp.plugins.plugin_utils import _check_re
 
 ARGUMENT_SPEC = dict(
     result_var=dict(type="str", default="__live_smtp_check_result"),
+    kind=dict(type="str", default="check", choices=list(_check_report.KINDS)),
     report_dir=dict(type="path"),
     formats=dict(type="list", elements="str", default=list(_check_report.REPORTS),
                  choices=list(_check_report.REPORTS)),
@@ -58,7 +59,7 @@ class ActionModule(ActionBase):
         written = []
         if args["report_dir"]:
             try:
-                files = _check_report.render_reports(rows, warnings, generated, args["formats"])
+                files = _check_report.render_reports(rows, warnings, generated, args["formats"], args["kind"])
                 os.makedirs(args["report_dir"], mode=0o750, exist_ok=True)
                 for name, text in files.items():
                     path = os.path.join(args["report_dir"], name)

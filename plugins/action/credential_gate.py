@@ -104,13 +104,12 @@ class ActionModule(ActionBase):
         return dict(changed=True, msg="recorded the live login settings in %s" % args["state_file"])
 
     def _read_state(self, path, task_vars):
-        found = self._execute_module(module_name="ansible.legacy.stat", task_vars=task_vars,
-                                     module_args=dict(path=path, get_checksum=False))
-        if not found.get("stat", {}).get("exists"):
-            return ""
+        """The state file's text; empty when there is none yet (then every entry is new)."""
         slurped = self._execute_module(module_name="ansible.legacy.slurp", task_vars=task_vars,
                                        module_args=dict(src=path))
         if slurped.get("failed") or "content" not in slurped:
+            if "not found" in str(slurped.get("msg", "")).lower():
+                return ""
             raise AnsibleActionFail("cannot read %s: %s" % (path, slurped.get("msg")))
         return base64.b64decode(slurped["content"]).decode("utf-8", "replace")
 

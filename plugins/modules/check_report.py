@@ -38,6 +38,14 @@ options:
     description: The variable M(mailops.live_smtp.check_accounts) was registered as, on every play host.
     type: str
     default: __live_smtp_check_result
+  kind:
+    description:
+      - V(check) for the check playbook's reports (C(live_smtp_check.*)); V(migration) for the migration playbook's
+        (C(live_smtp_migrate.*), one row per host with a C(migration) status column:
+        V(migrated), V(kept), V(rolled_back), V(rollback_failed), V(not_reached)).
+    type: str
+    default: check
+    choices: [check, migration]
   report_dir:
     description: Directory on the controller for the reports (created, mode C(0750)). No report when unset.
     type: path

@@ -21,10 +21,24 @@ PHASE_COLOURS = {"dns": "#8c564b", "connect": "#9467bd", "banner": "#7f7f7f", "e
                  "other": "#d0d7de", "token": "#d62728"}
 
 
+# What the reports are about: the check playbook's checks, or the migration playbook's hosts (a "migration" column).
+KINDS = {
+    "check": {"title": "SMTP submission check", "playbook": "mailops.live_smtp.check", "prefix": "live_smtp_check"},
+    "migration": {"title": "Migration to the new accounts", "playbook": "mailops.live_smtp.migrate",
+                  "prefix": "live_smtp_migrate"},
+}
+
+
+def _kind(kind):
+    if kind not in KINDS:
+        raise ReportError("unknown report kind %r: choose from %s" % (kind, ", ".join(KINDS)))
+    return KINDS[kind]
+
+
 # --- reports ----------------------------------------------------------------------------------------------------
 
-def json_report(rows, warnings, generated):
-    return json.dumps({"generated": generated, "ok": all(row["ok"] for row in rows), "checks": rows,
+def json_report(rows, warnings, generated, kind="check"):
+    return json.dumps({"generated": generated, "kind": _kind(kind) and kind, "ok": all(row["ok"] for row in rows), "checks": rows,
                        "warnings": warnings}, indent=2, sort_keys=False) + "\n"
 
 
@@ -33,16 +47,19 @@ def _md_cell(value):
     return " ".join(text.replace("|", "\\|").split())
 
 
-def markdown_report(rows, warnings, generated):
-    n = counts(rows)
-    out = ["# SMTP submission check", "",
-           "Generated %s UTC by `ansible-playbook mailops.live_smtp.check`." % generated.replace("T", " ").rstrip("Z"), "",
-           "%d of %d checks passed." % (n["passed"], n["checks"]), "",
-           "| host | account | server | result | reason | stage | reply | TLS | auth | total ms | token store days "
-           "| credential days left |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+def markdown_report(rows, warnings, generated, kind="check"):
+    n, about = counts(rows), _kind(kind)
+    migration = kind == "migration"
+    out = ["# %s" % about["title"], "",
+           "Generated %s UTC by `ansible-playbook %s`." % (generated.replace("T", " ").rstrip("Z"), about["playbook"]), "",
+           "%d of %d %s." % (n["passed"], n["checks"], "hosts moved" if migration else "checks passed"), "",
+           "| host | account | server | result | %sreason | stage | reply | TLS | auth | total ms | token store days "
+           "| credential days left |" % ("migration | " if migration else ""),
+           "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if migration else "")]
     for row in rows:
-        cells = [row["host"], row["account"], row["server"], "ok" if row["ok"] else "**failed**", row["reason"],
+        cells = [row["host"], row["account"], row["server"], "ok" if row["ok"] else "**failed**"]
+        cells += [row.get("migration")] if migration else []
+        cells += [row["reason"],
                  row["failed_stage"], reply_text(row["reply"]), row["tls_version"], row["auth_mechanism"], row["total_ms"],
                  row.get("token_store_age_days"), credential_days(row)]
         out.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
@@ -69,16 +86,16 @@ def _seconds(ms):
     return "%.3f" % ((ms or 0) / 1000.0)
 
 
-def junit_report(rows, warnings, generated):
+def junit_report(rows, warnings, generated, kind="check"):
     """JUnit XML as GitLab and GitHub test reporters read it: a testsuite per host, a testcase per account.
 
     A check that ran and failed is a <failure>; a check that could not run (host unreachable, module error) is an
     <error>. The message of either is "reason: hint".
     """
-    n = counts(rows)
+    n, prefix = counts(rows), _kind(kind)["prefix"]
     errors_total = sum(1 for row in rows if not row["ok"] and row["reason"] in ERROR_REASONS)
     root = ET.Element("testsuites", {
-        "name": "live_smtp_check", "tests": str(n["checks"]), "failures": str(n["failed"] - errors_total),
+        "name": prefix, "tests": str(n["checks"]), "failures": str(n["failed"] - errors_total),
         "errors": str(errors_total), "skipped": "0", "time": _seconds(sum(row["total_ms"] or 0 for row in rows)),
         "timestamp": generated})
     by_host = {}
@@ -88,12 +105,12 @@ def junit_report(rows, warnings, generated):
         errors = sum(1 for row in host_rows_ if not row["ok"] and row["reason"] in ERROR_REASONS)
         failures = sum(1 for row in host_rows_ if not row["ok"]) - errors
         suite = ET.SubElement(root, "testsuite", {
-            "name": host, "id": str(index), "hostname": host, "package": "live_smtp_check",
+            "name": host, "id": str(index), "hostname": host, "package": prefix,
             "tests": str(len(host_rows_)), "failures": str(failures), "errors": str(errors), "skipped": "0",
             "time": _seconds(sum(row["total_ms"] or 0 for row in host_rows_)), "timestamp": generated})
         for row in host_rows_:
             name = "%s (%s)" % (row["account"], row["server"]) if row["account"] else "host"
-            case = ET.SubElement(suite, "testcase", {"name": name, "classname": "live_smtp_check.%s" % host,
+            case = ET.SubElement(suite, "testcase", {"name": name, "classname": "%s.%s" % (prefix, host),
                                                      "time": _seconds(row["total_ms"])})
             if not row["ok"]:
                 tag = "error" if row["reason"] in ERROR_REASONS else "failure"
@@ -210,17 +227,21 @@ ul.warn li{color:#7d4e00}
 """
 
 
-def html_report(rows, warnings, generated):
+def html_report(rows, warnings, generated, kind="check"):
     """A self-contained page (no external asset, no script): verdict, table, a latency chart per host."""
-    n = counts(rows)
-    verdict = ("all %d checks passed" % n["checks"]) if not n["failed"] else \
-        ("%d of %d checks failed on %d of %d hosts" % (n["failed"], n["checks"], n["failed_hosts"], n["hosts"]))
+    n, about = counts(rows), _kind(kind)
+    migration = kind == "migration"
+    if migration:
+        verdict = "%d of %d hosts moved" % (n["passed"], n["checks"])
+    else:
+        verdict = ("all %d checks passed" % n["checks"]) if not n["failed"] else \
+            ("%d of %d checks failed on %d of %d hosts" % (n["failed"], n["checks"], n["failed_hosts"], n["hosts"]))
     out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           "<title>SMTP submission check</title><style>%s</style></head><body>" % HTML_STYLE,
-           "<h1>SMTP submission check</h1>",
-           '<p class="meta">Generated %s UTC by <code>ansible-playbook mailops.live_smtp.check</code>.</p>'
-           % _esc(generated.replace("T", " ").rstrip("Z")),
+           "<title>%s</title><style>%s</style></head><body>" % (_esc(about["title"]), HTML_STYLE),
+           "<h1>%s</h1>" % _esc(about["title"]),
+           '<p class="meta">Generated %s UTC by <code>ansible-playbook %s</code>.</p>'
+           % (_esc(generated.replace("T", " ").rstrip("Z")), _esc(about["playbook"])),
            '<p class="verdict %s">%s</p>' % ("fail" if n["failed"] else "pass", _esc(verdict)),
            "<h2>Checks</h2><table><thead><tr><th>host</th><th>account</th><th>server</th><th>result</th><th>reason</th>"
            "<th>stage</th><th>reply</th><th>TLS</th><th>cert days</th><th>auth</th><th>total ms</th><th>token store days</th>"
@@ -232,11 +253,12 @@ def html_report(rows, warnings, generated):
             '<td>%s</td><td class="num">%s</td><td>%s</td><td class="num">%s</td><td class="num">%s</td><td>%s</td>'
             '<td class="hint">%s</td></tr>'
             % ("" if row["ok"] else "bad", _esc(row["host"]), _esc(row["account"]), _esc(row["server"]),
-               "ok" if row["ok"] else "ko", "ok" if row["ok"] else "failed", _esc(row["reason"]),
+               "ok" if row["ok"] else "ko", _esc(row.get("migration")) if migration else ("ok" if row["ok"] else "failed"),
+               _esc(row["reason"]),
                _esc(row["failed_stage"]), _esc(reply_text(row["reply"])), _esc(row["tls_version"]),
                _esc(row["tls_days_left"]), _esc(row["auth_mechanism"]), _esc(row["total_ms"]),
                _esc(row.get("token_store_age_days")), _esc(credential_days(row)),
-               "" if row["ok"] else _esc(row["hint"])))
+               "" if row["ok"] and not migration else _esc(row["hint"])))
     out.append("</tbody></table>")
     if warnings:
         out.append('<h2>Warnings</h2><ul class="warn">')
@@ -258,17 +280,18 @@ def html_report(rows, warnings, generated):
     return "\n".join(out) + "\n"
 
 
-REPORTS = {  # format -> (file name, renderer)
-    "json": ("live_smtp_check.json", json_report),
-    "markdown": ("live_smtp_check.md", markdown_report),
-    "junit": ("live_smtp_check.junit.xml", junit_report),
-    "html": ("live_smtp_check.html", html_report),
+REPORTS = {  # format -> (file name after the kind's prefix, renderer)
+    "json": (".json", json_report),
+    "markdown": (".md", markdown_report),
+    "junit": (".junit.xml", junit_report),
+    "html": (".html", html_report),
 }
 
 
-def render_reports(rows, warnings, generated, formats):
-    """{file name: text} for each format asked for."""
+def render_reports(rows, warnings, generated, formats, kind="check"):
+    """{file name: text} for each format asked for (live_smtp_check.* or, for a migration, live_smtp_migrate.*)."""
     unknown = sorted(set(formats) - set(REPORTS))
     if unknown:
         raise ReportError("unknown report format(s) %s: choose from %s" % (", ".join(unknown), ", ".join(REPORTS)))
-    return {REPORTS[f][0]: REPORTS[f][1](rows, warnings, generated) for f in REPORTS if f in formats}
+    prefix = _kind(kind)["prefix"]
+    return {prefix + REPORTS[f][0]: REPORTS[f][1](rows, warnings, generated, kind) for f in REPORTS if f in formats}

@@ -122,7 +122,8 @@ def host_rows(host, registered):
         row.update(reason=CHECK_NOT_RUN,
                    hint="the check failed before any account was checked: %s" % (registered.get("msg") or "no message"))
         return [row]
-    return [dict(row) for row in checks]
+    # Rows made in a playbook (the migration's) may leave out keys the reports read.
+    return [dict(dict.fromkeys(ROW_KEYS), **row) for row in checks]
 
 
 def collect(hosts, registered_by_host, warnings_key="check_warnings"):
@@ -214,6 +215,8 @@ def reply_text(reply):
 def summary_line(row):
     """One line per account: OK/FAIL, the account and server, why, and what to do."""
     parts = ["%s %s %s" % ("OK  " if row["ok"] else "FAIL", row["account"] or "-", row["server"] or "-")]
+    if row.get("migration"):
+        parts.append("migration=%s" % row["migration"])
     if row["reason"]:
         parts.append("reason=%s" % row["reason"])
     if row["failed_stage"]:
