@@ -40,9 +40,9 @@ options:
     default: __live_smtp_check_result
   kind:
     description:
-      - V(check) for the check playbook's reports (C(live_smtp_check.*)); V(migration) for the migration playbook's
-        (C(live_smtp_migrate.*), one row per host with a C(migration) status column:
-        V(migrated), V(kept), V(rolled_back), V(rollback_failed), V(not_reached)).
+      - V(check) for the check playbook's reports (C(live_smtp_check.*)).
+      - V(migration) for the migration playbook's (C(live_smtp_migrate.*)), one row per host with a C(migration)
+        status column (V(migrated), V(kept), V(rolled_back), V(rollback_failed), V(not_reached)).
     type: str
     default: check
     choices: [check, migration]
