@@ -81,8 +81,8 @@ def test_fingerprint_holds_no_secret():
 
 
 def test_fingerprint_does_not_depend_on_key_order():
-    assert gate.fingerprint(KEY, {"a": 1, "b": {"x": 1, "y": 2}}) == gate.fingerprint(KEY, {"b": {"y": 2, "x": 1},
-                                                                                          "a": 1})
+    reordered = {"b": {"y": 2, "x": 1}, "a": 1}
+    assert gate.fingerprint(KEY, {"a": 1, "b": {"x": 1, "y": 2}}) == gate.fingerprint(KEY, reordered)
 
 
 # A different value for each field that decides whether a login works.
@@ -340,10 +340,10 @@ def test_failure_text_names_entry_reason_stage_reply_and_hint():
 
 
 def test_failure_text_of_a_local_relay():
-    row = failure_row("127.0.0.1:25", dict(ok=False, reason="connect_refused", failed_stage="connect",
+    row = failure_row("127.0.0.1:25", dict(ok=False, reason="connection_refused", failed_stage="connect",
                                            hint="Nothing listens there."))
     assert gate.failure_text("relay:127.0.0.1:25", row) == \
-        "local relay 127.0.0.1:25: connect_refused at stage connect. Nothing listens there."
+        "local relay 127.0.0.1:25: connection_refused at stage connect. Nothing listens there."
 
 
 def test_failure_text_when_the_module_could_not_run():
