@@ -107,10 +107,11 @@ def test_a_change_of_a_login_field_makes_the_account_new(field):
 
 
 def test_a_change_of_the_authentication_method_makes_the_account_new():
-    before = password_account()
-    after = {"name": "alerts", "username": "alerts@outlook.com", "auth": "oauth2", "oauth2": delegated_account()["oauth2"]}
-    assert is_new(before, after)
-    assert is_new(after, before)
+    with_password = password_account()
+    with_oauth2 = {"name": "alerts", "username": "alerts@outlook.com", "auth": "oauth2",
+                   "oauth2": delegated_account()["oauth2"]}
+    assert is_new(with_password, with_oauth2)
+    assert is_new(with_oauth2, with_password)
 
 
 # A different value for each oauth2 key (each account keeps a grant it can use).
