@@ -82,10 +82,10 @@ class ActionModule(ActionBase):
             rows.append(row)
             if not row["ok"]:
                 failures.append((key, row))
-        result = dict(changed=False, verified=[k for k in new if k not in dict(failures)], unchanged=unchanged,
-                      checks=rows, failures=[dict(entry=key, **{k: row[k] for k in ("reason", "failed_stage", "hint",
-                                                                                     "reply")})
-                                             for key, row in failures])
+        failed_keys = {key for key, dummy in failures}
+        result = dict(changed=False, verified=[k for k in new if k not in failed_keys], unchanged=unchanged,
+                      checks=rows, failures=[dict(entry=key, reason=row["reason"], failed_stage=row["failed_stage"],
+                                                  hint=row["hint"], reply=row["reply"]) for key, row in failures])
         if failures:
             result.update(failed=True, msg=gate.failure_message(failures, args["switch"]))
         else:

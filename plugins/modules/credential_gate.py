@@ -132,4 +132,22 @@ checks:
   returned: O(step=verify)
   type: list
   elements: dict
+  sample:
+    - host: mail1
+      account: m365
+      server: "smtp.office365.com:587"
+      ok: true
+      reason: null
+      failed_stage: null
+      hint: null
+      reply: null
+      tls_version: TLSv1.3
+      tls_days_left: 211
+      auth_mechanism: XOAUTH2
+      total_ms: 812
+      timings_ms: {dns: 4, connect: 21, banner: 40, ehlo: 22, starttls: 20, tls: 60, ehlo_tls: 21, auth: 610, total: 812}
+      changed: false
+      token_store_age_days: null
+      certificate_days_left: null
+      client_secret_days_left: null
 """

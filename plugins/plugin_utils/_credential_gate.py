@@ -14,10 +14,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 
 STATE_VERSION = 1
 # What decides whether a login works: the server, the TLS trust, who logs in and with what.
 ACCOUNT_FIELDS = ("host", "port", "security", "username", "auth", "password", "oauth2", "ca_file")
+# The key and every fingerprint: 32 bytes as lowercase hex (hmac.compare_digest refuses non-ASCII text).
+HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class GateError(ValueError):
@@ -57,10 +60,11 @@ def parse_state(text):
         state = json.loads(text) if text else {}
         key = state.get("key")
         prints = state.get("fingerprints")
-        if state.get("version") == STATE_VERSION and isinstance(key, str) and len(key) == 64 \
+        if state.get("version") == STATE_VERSION and isinstance(key, str) and HEX64.fullmatch(key) \
                 and isinstance(prints, dict):
-            bytes.fromhex(key)
-            return {"key": key, "fingerprints": {str(k): str(v) for k, v in prints.items()}}
+            # A damaged fingerprint is forgotten (its entry is new), never compared.
+            return {"key": key, "fingerprints": {str(k): v for k, v in prints.items()
+                                                 if isinstance(v, str) and HEX64.fullmatch(v)}}
     except (ValueError, AttributeError, TypeError):
         pass
     return {"key": None, "fingerprints": {}}

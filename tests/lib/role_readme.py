@@ -26,9 +26,9 @@ BEGIN_MARKER = "<!-- BEGIN variables: generated from meta/argument_specs.yml by 
 END_MARKER = "<!-- END variables -->"
 HEADER = ["| variable | type | default | description |", "|---|---|---|---|"]
 
-# Ansible's doc markup -> Markdown. O(name=value) and V() and C() become code; I() emphasis; L()/U() links.
+# Ansible's doc markup -> Markdown. O(name=value), V(), C() and M() become code; I() emphasis; L()/U() links.
 _MARKUP = [
-    (re.compile(r"[OCV]\(([^()]*)\)"), r"`\1`"),
+    (re.compile(r"[OCVM]\(([^()]*)\)"), r"`\1`"),
     (re.compile(r"I\(([^()]*)\)"), r"*\1*"),
     (re.compile(r"L\(([^(),]*),\s*([^()]*)\)"), r"[\1](\2)"),
     (re.compile(r"U\(([^()]*)\)"), r"<\1>"),

@@ -140,3 +140,8 @@ def test_generator_finds_a_stale_table(tmp_path):
     current, wanted = role_readme.render_readme("demo", str(tmp_path))
     assert current != wanted
     assert "| `demo_x` | list of str | `[]` | `demo_x` \\| pipes. Choices: `a`. |" in wanted
+
+
+def test_generator_writes_doc_markup_as_markdown():
+    assert role_readme.markdown("M(mailops.live_smtp.smtp_check)'s O(timeout), V(true), C(x) and I(y)") == \
+        "`mailops.live_smtp.smtp_check`'s `timeout`, `true`, `x` and *y*"
