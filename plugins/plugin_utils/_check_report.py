@@ -59,9 +59,8 @@ def markdown_report(rows, warnings, generated, kind="check"):
     for row in rows:
         cells = [row["host"], row["account"], row["server"], "ok" if row["ok"] else "**failed**"]
         cells += [row.get("migration")] if migration else []
-        cells += [row["reason"],
-                 row["failed_stage"], reply_text(row["reply"]), row["tls_version"], row["auth_mechanism"], row["total_ms"],
-                 row.get("token_store_age_days"), credential_days(row)]
+        cells += [row["reason"], row["failed_stage"], reply_text(row["reply"]), row["tls_version"],
+                  row["auth_mechanism"], row["total_ms"], row.get("token_store_age_days"), credential_days(row)]
         out.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     failed = [row for row in rows if not row["ok"]]
     if failed:
