@@ -4,7 +4,9 @@
 # application's own parser (go-ini, PHP, PyYAML, python-dotenv, sh, configparser, json, Python) and, where the
 # application installs here, by the application: amtool check-config (Alertmanager) and Django's SMTP backend
 # sending a real message to the stand-in, and Alertmanager itself mailing an alert: the stand-in must receive the
-# exact password. No secret in any output.
+# exact password. No secret in any output. The verified switch (on by default, gate.yml): a wrong new password or a
+# local relay with nothing listening fails the run and leaves the files byte-identical; a good change switches and
+# sends; check mode and reruns probe nothing.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,12 +37,16 @@ done
 token=$(python -c 'import secrets; print("tok" + secrets.token_hex(16))')
 password="p'a\"s\\s #w;o%r\$d\`{x}[y]=z:&*!?~^<>|,. {{ x }}	$token\\"
 refresh_token="M.C5-$(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+# The verified switch section: a second valid account (the good change) and a wrong password, each with its own token.
+password2="second 'p\"w #;$(python -c 'import secrets; print("tok" + secrets.token_hex(16))')"
+wrong_password="wrong-$(python -c 'import secrets; print("tok" + secrets.token_hex(16))')"
 umask 077
 printf '%s\n' "$password" > "$tmp/password.txt"
-python - "$tmp" "$password" "$refresh_token" <<'PY'
+python - "$tmp" "$password" "$refresh_token" "$password2" <<'PY'
 import json, sys
-tmp, password, refresh_token = sys.argv[1:4]
-json.dump([{"user": "standin@outlook.com", "password": password, "refresh_token": refresh_token}],
+tmp, password, refresh_token, password2 = sys.argv[1:5]
+json.dump([{"user": "standin@outlook.com", "password": password, "refresh_token": refresh_token},
+           {"user": "second@outlook.com", "password": password2}],
           open(tmp + "/accounts.json", "w"))
 # JSON strings are YAML double-quoted scalars; !unsafe keeps Ansible from templating the {{ in the password.
 with open(tmp + "/secret_vars.yml", "w") as out:
@@ -253,5 +259,153 @@ done
 if grep -l -F "p'a" "$tmp"/{check_hidden,check,apply,check_again,idempotence,refusals,refusals_broken}.log; then
   fail "part of the password appears in the output"
 fi
+
+# The verified switch, on by default (gate.yml): a direct-delivery app (preset env) goes live with a password account
+# that was tried first; a wrong new password and a local relay with nothing listening each fail the run, naming what
+# failed, and leave the files byte-identical (the old password still sends); check mode probes nothing; a second valid
+# account switches and sends; a second run neither changes nor probes. Secrets vaulted with the real ansible-vault.
+gate=$tmp/gate
+mkdir -p "$gate/apps"
+cp files/before/grafana.ini "$gate/apps/relay.ini"   # the local_relay app's existing file
+chmod 600 "$gate/apps/relay.ini"
+printf '%s\n' "$password2" > "$tmp/password2.txt"
+python - "$tmp/gate_secrets.yml" "$password" "$password2" "$wrong_password" <<'PY'
+import json, os, sys
+os.umask(0o077)
+with open(sys.argv[1], "w", encoding="utf-8") as out:
+    for name, value in zip(("vault_gate_password", "vault_gate_password2", "vault_gate_wrong_password"), sys.argv[2:]):
+        out.write("%s: !unsafe %s\n" % (name, json.dumps(value, ensure_ascii=False)))
+PY
+python -c 'import secrets; print(secrets.token_hex(16))' > "$tmp/vault-pass"
+ansible-vault encrypt --vault-password-file "$tmp/vault-pass" "$tmp/gate_secrets.yml" >/dev/null
+grep -q '^[$]ANSIBLE_VAULT;' "$tmp/gate_secrets.yml" || fail "gate_secrets.yml is not vault-encrypted"
+closed_port=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# gate_case NAME ACCOUNT(live|second) LIVE_PASSWORD_VAR [relay]: the accounts and applications of one run.
+gate_case() {
+  {
+    printf 'live_smtp_accounts:\n'
+    printf '  - {name: live, host: localhost, port: %s, username: standin@outlook.com, password: "{{ %s }}", ca_file: %s}\n' \
+      "$port" "$3" "$STANDIN_CA"
+    printf '  - {name: second, host: localhost, port: %s, username: second@outlook.com, password: "{{ vault_gate_password2 }}", ca_file: %s}\n' \
+      "$port" "$STANDIN_CA"
+    printf 'app_smtp_apps:\n  - {name: gate-env, preset: env, account: %s, path: %s}\n' "$2" "$gate/apps/app.env"
+    [ -z "${4:-}" ] || printf '  - {name: gate-relay, preset: grafana, delivery: local_relay, relay_host: 127.0.0.1, relay_port: %s, path: %s}\n' \
+      "$closed_port" "$gate/apps/relay.ini"
+  } > "$gate/$1.yml"
+}
+gate_case password live vault_gate_password
+gate_case wrong_password live vault_gate_wrong_password
+gate_case relay_closed live vault_gate_password relay
+gate_case changed second vault_gate_password
+
+# gate_play NAME CASE [args]: EXPECT_FAIL=1: the run must fail. Prints the changed count of a run that passed.
+gate_play() {
+  local name=$1 case=$2 rc=0
+  shift 2
+  echo "=== $name: ansible-playbook playbooks/gate.yml gate_case=$case $*" >&2
+  ansible-playbook -i "$tmp/inventory.yml" -e "work=$tmp" -e "gate_case=$case" --vault-password-file "$tmp/vault-pass" \
+    playbooks/gate.yml "$@" >"$tmp/$name.log" 2>&1 || rc=$?
+  if grep -n 'Traceback' "$tmp/$name.log" >&2; then fail "$name: a traceback in the output"; fi
+  if [ -n "${EXPECT_FAIL:-}" ]; then
+    [ "$rc" != 0 ] || fail "$name: the run should have failed"
+    return 0
+  fi
+  [ "$rc" = 0 ] || { grep -v -F -e "$token" -e "$wrong_password" -e "$password2" "$tmp/$name.log" | tail -n 40 >&2; fail "$name: ansible-playbook failed"; }
+  recap_changed "$name"
+}
+# SMTP connections and token requests the stand-in saw: any probe shows here.
+gate_connects() { grep -c -e ' ! connect from ' -e ' token #' "$STANDIN_DIR/transcript.log" || true; }
+# The applications' files and the gate's state (names and contents): what a refused run must leave alone.
+gate_snapshot() {
+  { find "$gate/apps" "$gate/verified" 2>/dev/null | sort; find "$gate/apps" "$gate/verified" -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum; } > "$1" || true
+}
+# gate_sent NAME USER PASSWORD_FILE: the application (env_send.py on app.env) sends; the stand-in got a LOGIN as USER
+# with exactly that password over TLS, and the message from USER.
+gate_sent() {
+  local before
+  before=$(standin_mail_count)
+  python files/env_send.py "$gate/apps/app.env" "$STANDIN_CA" rcpt@example.com "app_smtp gate $1" > "$tmp/$1_send.log" 2>&1 \
+    || { grep -v -F -e "$token" -e "$password2" "$tmp/$1_send.log" | tail -n 5; fail "$1: the application could not send"; }
+  standin_wait_mail $((before + 1)) 30 || fail "$1: the message did not arrive"
+  python - "$STANDIN_DIR" "$2" "$3" "app_smtp gate $1" <<'PY' || fail "$1: not delivered with the expected login"
+import email, glob, json, os, sys
+state, user, password_file, subject = sys.argv[1:5]
+password = open(password_file, encoding="utf-8").read().rstrip("\n")
+auth = [json.loads(line) for line in open(state + "/auth.jsonl", encoding="utf-8")][-1]
+assert auth["user"] == user and auth["mechanism"] == "LOGIN" and auth["code"] == 235 and auth["tls"], auth["user"]
+assert auth["secret"] == password, "the password that arrived differs"
+newest = max(glob.glob(state + "/mail/*.json"), key=lambda p: int(os.path.basename(p).split(".")[0]))
+meta = json.load(open(newest))
+assert meta["mail_from"] == user and meta["user"] == user, meta["mail_from"]
+assert email.message_from_binary_file(open(newest[:-5] + ".eml", "rb"))["Subject"] == subject
+PY
+}
+# gate_refused NAME CASE WHAT HINT PROBES(yes|no) [args]: the run fails with the gate's message naming WHAT (entry: reason)
+# and the hint; the files and state are byte-identical; the old password still sends.
+gate_refused() {
+  local name=$1 case=$2 what=$3 hint=$4 probes=$5 connects
+  shift 5
+  gate_snapshot "$tmp/$name.before"
+  connects=$(gate_connects)
+  EXPECT_FAIL=1 gate_play "$name" "$case" "$@"
+  grep -qF "$what at stage" "$tmp/$name.log" || fail "$name: '$what' is not in the failure"
+  grep -qF "$hint" "$tmp/$name.log" || fail "$name: the hint is missing"
+  grep -qF "nothing was written and the live configuration stays as it was" "$tmp/$name.log" || fail "$name: not the gate's failure"
+  grep -qF "set app_smtp_verify_credentials: false" "$tmp/$name.log" || fail "$name: the failure does not name the switch"
+  if [ "$probes" = yes ]; then
+    [ "$(gate_connects)" -gt "$connects" ] || fail "$name: the new settings were not tried at the stand-in"
+  else
+    [ "$(gate_connects)" = "$connects" ] || fail "$name: an unchanged account was probed again"
+  fi
+  gate_snapshot "$tmp/$name.after"
+  diff "$tmp/$name.before" "$tmp/$name.after" || fail "$name: the refused run changed a file or the gate's state"
+  gate_sent "${name}_old" standin@outlook.com "$tmp/password.txt"
+}
+
+connects=$(gate_connects)
+[ "$(gate_play gate_password password)" -gt 0 ] || fail "gate_password changed nothing"
+[ "$(gate_connects)" -gt "$connects" ] || fail "the account was not checked before it was written"
+python - "$STANDIN_DIR/auth.jsonl" "$tmp/password.txt" <<'PY' || fail "the gate's check did not log in with the account's password"
+import json, sys
+auth = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")][-1]
+assert auth["secret"] == open(sys.argv[2], encoding="utf-8").read().rstrip("\n") and auth["code"] == 235
+PY
+[ "$(stat -c '%a' "$gate/verified/app_smtp.json")" = 600 ] || fail "the gate's state file is not 0600"
+gate_sent gate_password standin@outlook.com "$tmp/password.txt"
+echo "app_smtp: gate on: the env app's account was checked from the host (LOGIN 235), then written; the app sent with it"
+
+gate_refused gate_wrong_password wrong_password "account live: auth_failed" "Wrong credentials: check username and password" \
+  yes --diff -vvvv
+grep -qF "$wrong_password" "$STANDIN_DIR/auth.jsonl" || fail "the wrong password was not the one tried"
+echo "app_smtp: gate on: a wrong new password failed the run (account live, auth_failed, hint), app.env byte-identical, the old password still sends"
+
+gate_refused gate_relay_closed relay_closed "local relay 127.0.0.1:$closed_port: connection_refused" "Nothing listens on" no
+echo "app_smtp: gate on: a local relay with nothing on port $closed_port failed the run (connection_refused, hint), relay.ini and app.env byte-identical"
+
+# Check mode with the good change: says what it would check, probes nothing, changes nothing.
+gate_snapshot "$tmp/gate_check.before"
+connects=$(gate_connects)
+[ "$(gate_play gate_check changed --check --diff)" -gt 0 ] || fail "check mode reported no change for the switch"
+grep -qF "would check from this host before writing: account second" "$tmp/gate_check.log" || fail "check mode did not say what it would check"
+[ "$(gate_connects)" = "$connects" ] || fail "check mode probed the stand-in"
+gate_snapshot "$tmp/gate_check.after"
+diff "$tmp/gate_check.before" "$tmp/gate_check.after" || fail "check mode changed a file or the gate's state"
+echo "app_smtp: gate on, check mode with a good change: would check account second, probed nothing, changed nothing"
+
+connects=$(gate_connects)
+[ "$(gate_play gate_changed changed --diff -vvvv)" -gt 0 ] || fail "the good change changed nothing"
+[ "$(gate_connects)" -gt "$connects" ] || fail "the new account was not checked before it was written"
+gate_sent gate_changed second@outlook.com "$tmp/password2.txt"
+echo "app_smtp: gate on: a good new account was checked, then switched; the app sent authenticated with it"
+
+connects=$(gate_connects)
+[ "$(gate_play gate_again changed)" = 0 ] || fail "the second run changed something"
+[ "$(gate_connects)" = "$connects" ] || fail "the second run probed the stand-in"
+echo "app_smtp: gate on, second run: changed=0, no new connection at the stand-in ($connects)"
+
+printf '%s\n' "$token" "$refresh_token" "$password2" "$wrong_password" "p'a" > "$tmp/gate_leak_secrets"
+gate_logs=("$tmp"/gate_*.log)
+leaks=$(secret_leaks "$tmp/gate_leak_secrets" "${gate_logs[@]}") || fail "a secret appears in the gate section's output: $leaks"
+echo "app_smtp: no secret in the gate section's ${#gate_logs[@]} outputs (two -vvvv --diff)"
 
 echo "app_smtp: passed in $((SECONDS - start)) s"

@@ -6,6 +6,8 @@
 # secret over verified TLS with From rewritten to the login; XOAUTH2 through live-smtp-token; an unlisted user cannot
 # read the secret nor send; untrusted and wrong-name certificates get no credential; msmtp-mta refused beside Postfix;
 # check mode, idempotence, no secret in -vvvv/--diff output or any file left behind; generated passwords byte-exact.
+# The verified switch (on by default): a wrong new password or app secret fails the run and leaves everything
+# byte-identical with mail still going out on the old password; the good app secret switches; reruns do not probe.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,7 +37,7 @@ cleanup() {
   for u in "${created_users[@]}"; do userdel "$u" 2>/dev/null || true; groupdel "$u" 2>/dev/null || true; done
   groupdel "$group" 2>/dev/null || true
   # The keepalive jobs the oauth2_token role installed for this run's token stores.
-  grep -lF "$stores" /etc/cron.d/mailops-live-smtp-token-* 2>/dev/null | while read -r f; do rm -f "$f"; done
+  grep -lF "$T/" /etc/cron.d/mailops-live-smtp-token-* 2>/dev/null | while read -r f; do rm -f "$f"; done
   if [ -e "$T/msmtprc.orig" ]; then mv -f "$T/msmtprc.orig" "$system_rc"; elif [ -n "${wrote_system_rc:-}" ]; then rm -f "$system_rc"; fi
   if [ "$rc" -ne 0 ]; then
     echo "---- msmtp: FAILED (rc $rc); logs in $T/out (kept)" >&2
@@ -88,6 +90,9 @@ grep -q '^[$]ANSIBLE_VAULT;' "$T/secrets.yml" || fail "secrets.yml is not vault-
 
 alias_target="ops-$(rand | tr '[:upper:]' '[:lower:]' | cut -c1-8)@example.net"
 cat > "$T/vars.yml" <<EOF
+# Off: untrusted and wronghost deliberately cannot log in (bad certificates); the gate section below runs it on.
+msmtp_verify_credentials: false
+live_smtp_verify_state_dir: $T/verified
 msmtp_users: [$listed]
 msmtp_group: $group
 msmtp_user_configs:
@@ -380,7 +385,9 @@ test_dir, count, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv
 with open(test_dir + "/hvars.yml", "w") as handle:
     handle.write("msmtp_system_config_path: %s/hmsmtprc\nmsmtp_secret_dir: %s/hsecrets\nmsmtp_users: []\n"
                  "msmtp_user_configs: []\nmsmtp_aliases: {}\nmsmtp_logfile: ''\nmsmtp_group: root\n"
-                 "live_smtp_accounts:\n" % (test_dir, test_dir))
+                 # Off: generated accounts the stand-in takes with --accept-any-password; a probe each proves nothing.
+                 "msmtp_verify_credentials: false\nlive_smtp_verify_state_dir: %s/hverified\n"
+                 "live_smtp_accounts:\n" % (test_dir, test_dir, test_dir))
     for n in range(count):
         handle.write("  - {name: h%03d, host: localhost, port: %s, username: h%03d@outlook.com, ca_file: %s, "
                      "password: \"{{ vault_h%03d }}\"}\n" % (n, port, n, ca, n))
@@ -442,5 +449,163 @@ print("checked %d files for %d secrets; leaks: %s; backups: %s" % (checked, len(
 sys.exit(1 if leaks or backups else 0)
 EOF
 pass "no secret in $(find "$T/out" -type f | wc -l) outputs (-vvvv, --diff, --check --diff), configs or other files"
+
+# --- the verified switch, on by default: new login settings are checked from this host before anything is written.
+# A password account goes live; a wrong new password and a wrong app secret each fail the run and leave the live
+# config, secret files, token stores and gate state byte-identical while mail still goes out with the old password;
+# check mode probes nothing; the granted app's secret switches (XOAUTH2); a second run neither changes nor probes.
+# Its own stand-in: the one above takes any password. No delegated (refresh token) account here, so it needs no
+# --keep-refresh-tokens: this is the move from a password to app-only (client credentials).
+standin_stop
+G=$T/gate
+mkdir -p "$G"
+standin_start "$G/standin" --lifetime 600 --scenarios outlook
+login=$(standin_get accounts.user)
+gate_password=$(standin_get accounts.password)
+gate_wrong_password="wrong-$(rand)"
+gate_wrong_secret="wrong~$(rand)"
+gate_app_secret=$(standin_get app.client_secret)
+"$PY" - "$G/secrets.yml" "$gate_password" "$gate_wrong_password" "$gate_wrong_secret" "$gate_app_secret" <<'EOF'
+import json, os, sys
+names = ["vault_gate_password", "vault_gate_wrong_password", "vault_gate_wrong_secret", "vault_gate_app_secret"]
+os.umask(0o077)
+with open(sys.argv[1], "w", encoding="utf-8") as handle:
+    for name, value in zip(names, sys.argv[2:]):
+        handle.write("%s: %s%s\n" % (name, "!unsafe " if "{" in value else "", json.dumps(value, ensure_ascii=False)))
+EOF
+ansible-vault encrypt --vault-password-file "$T/vault-pass" "$G/secrets.yml" >/dev/null
+cat > "$G/vars.yml" <<EOF
+msmtp_users: []
+msmtp_group: $group
+msmtp_user_configs: []
+msmtp_secret_dir: $G/secrets
+msmtp_token_helper: $T/lib/live-smtp-token
+msmtp_token_state_dir: $G/stores
+msmtp_logfile: $G/msmtp.log
+msmtp_aliases: {}
+live_smtp_verify_state_dir: $G/verified
+msmtp_accounts: [live]
+EOF
+for case in password wrong_password; do
+  secret=vault_gate_password
+  [ "$case" = password ] || secret=vault_gate_wrong_password
+  printf 'live_smtp_accounts:\n  - {name: live, host: localhost, port: %s, username: %s, password: "{{ %s }}", ca_file: %s}\n' \
+    "$(standin_port outlook)" "$login" "$secret" "$STANDIN_CA" > "$G/$case.yml"
+done
+for case in app wrong_secret; do
+  secret=vault_gate_app_secret
+  [ "$case" = app ] || secret=vault_gate_wrong_secret
+  cat > "$G/$case.yml" <<EOF
+live_smtp_accounts:
+  - name: live
+    host: localhost
+    port: $(standin_port outlook)
+    username: $(standin_get app.mailboxes.0)
+    ca_file: $STANDIN_CA
+    oauth2:
+      grant: client_credentials
+      client_id: $(standin_get app.client_id)
+      tenant: $(standin_get tenant_id)
+      token_url: $(standin_get app_token_url)
+      client_secret: "{{ $secret }}"
+EOF
+done
+
+# SMTP connections and token requests the stand-in saw: a probe shows as at least one of them.
+gate_connects() { grep -c -e ' ! connect from ' -e ' token #' "$STANDIN_DIR/transcript.log" || true; }
+# What a refused run must leave alone: the live config, secret files, token stores, the gate's state (names too).
+gate_snapshot() {
+  {
+    sha256sum "$system_rc"
+    find "$G/secrets" "$G/stores" "$G/verified" 2>/dev/null | sort || true
+    find "$G/secrets" "$G/stores" "$G/verified" -type f 2>/dev/null | sort | xargs -r -d '\n' sha256sum || true
+  } > "$1"
+}
+gate_play() { PLAYBOOK="$here/playbooks/gate.yml" run_play "$@"; }
+# gate_refused NAME CASE REASON HINT [args]: the run fails naming the account, reason word and hint; it probed;
+# nothing changed; msmtp -a live still delivers with the old password.
+gate_refused() {
+  local name=$1 case=$2 reason=$3 hint=$4 connects
+  shift 4
+  gate_snapshot "$G/$name.before"
+  connects=$(gate_connects)
+  EXPECT_FAIL=1 gate_play "$name" -e gate_case="$case" "$@"
+  grep -qF "account live: $reason at stage" "$T/out/$name.log" || fail "$name: no 'account live: $reason' in the failure"
+  grep -qF "$hint" "$T/out/$name.log" || fail "$name: the hint is missing"
+  grep -qF "nothing was written and the live configuration stays as it was" "$T/out/$name.log" \
+    && grep -qF "set msmtp_verify_credentials: false" "$T/out/$name.log" || fail "$name: not the gate's failure"
+  [ "$(gate_connects)" -gt "$connects" ] || fail "$name: the new settings were not tried at the stand-in"
+  gate_snapshot "$G/$name.after"
+  diff "$G/$name.before" "$G/$name.after" >&2 || fail "$name: the refused run changed the config, a secret or a store"
+  send "${name}_old" root -a live rcpt@example.net
+  [ "$rc" = 0 ] || fail "after $name: $(cat "$T/out/${name}_old.err")"
+  check_delivery "${name}_old" LOGIN "$gate_password"
+}
+
+# A password account goes live with the gate on: it was tried first (LOGIN with it before any mail), then written.
+connects=$(gate_connects)
+[ "$(gate_play gate_password -e gate_case=password)" -gt 0 ] || fail "gate_password changed nothing"
+[ "$(gate_connects)" -gt "$connects" ] || fail "the new password account was not checked before it was written"
+"$PY" - "$STANDIN_DIR/auth.jsonl" "$gate_password" <<'EOF' || fail "the gate's check did not log in with the new password"
+import json, sys
+auth = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
+assert auth and auth[-1]["secret"] == sys.argv[2] and auth[-1]["code"] == 235 and auth[-1]["mechanism"] == "LOGIN"
+EOF
+[ "$(stat -c '%U %G %a' "$G/verified/msmtp.json")" = "root root 600" ] || fail "gate state: $(stat -c '%U %G %a' "$G/verified/msmtp.json")"
+send gate_password root -a live rcpt@example.net
+[ "$rc" = 0 ] || fail "gate_password: $(cat "$T/out/gate_password.err")"
+check_delivery gate_password LOGIN "$gate_password"
+pass "gate on: the password account was checked from the host (LOGIN 235), then written; msmtp -a live delivered with it"
+
+gate_refused gate_wrong_password wrong_password auth_failed "Wrong credentials: check username and password"
+grep -qF "\"secret\": \"$gate_wrong_password\"" "$STANDIN_DIR/auth.jsonl" || fail "the wrong password was not the one tried"
+pass "gate on: a wrong new password failed the run (account live, auth_failed, hint), nothing changed, old password still delivers"
+gate_refused gate_wrong_secret wrong_secret client_secret_invalid "The client secret is wrong" --diff -vvvv
+[ ! -e "$G/stores" ] || fail "the refused app-only run created a token store"
+pass "gate on: app-only with a wrong client secret failed the run (account live, client_secret_invalid, hint), nothing changed, old password still delivers"
+
+# Check mode with the good app-only secret: reports what it would check, changes nothing, probes nothing.
+gate_snapshot "$G/check.before"
+connects=$(gate_connects)
+auths=$(auth_lines)
+[ "$(gate_play gate_check -e gate_case=app --check --diff)" -gt 0 ] || fail "check mode reported no change for the switch"
+grep -qF "would check from this host before writing: account live" "$T/out/gate_check.log" || fail "check mode did not say what it would check"
+[ "$(gate_connects)" = "$connects" ] && [ "$(auth_lines)" = "$auths" ] || fail "check mode probed the stand-in"
+gate_snapshot "$G/check.after"
+diff "$G/check.before" "$G/check.after" >&2 || fail "check mode changed the config, a secret or a store"
+pass "gate on, check mode with a good new credential: would check account live, probed nothing ($connects connections before and after), changed nothing"
+
+# The granted app's secret: checked, then switched; msmtp's mail arrives with XOAUTH2 and an app token.
+connects=$(gate_connects)
+[ "$(gate_play gate_app -e gate_case=app --diff -vvvv)" -gt 0 ] || fail "the switch to app-only changed nothing"
+[ "$(gate_connects)" -gt "$connects" ] || fail "the app-only account was not checked before it was written"
+awk '/^account live$/,/^$/' "$system_rc" | grep -qx 'auth xoauth2' || fail "$system_rc: account live is not XOAUTH2"
+send gate_app root -a live rcpt@example.net
+[ "$rc" = 0 ] || fail "gate_app: $(cat "$T/out/gate_app.err")"
+check_delivery gate_app XOAUTH2 ""
+"$PY" - "$STANDIN_DIR/state.json" "$(last_auth secret)" "$(standin_get app.client_id)" <<'EOF' || fail "gate_app: not an app token"
+import json, sys
+assert (json.load(open(sys.argv[1]))["access_tokens"].get(sys.argv[2]) or {}).get("app") == sys.argv[3]
+EOF
+pass "gate on: the good app-only secret was checked, then switched; msmtp -a live delivered with XOAUTH2 and an app token"
+
+# A second run: nothing new, so nothing probed and nothing changed.
+connects=$(gate_connects)
+[ "$(gate_play gate_again -e gate_case=app)" = 0 ] || fail "the second run changed something"
+[ "$(gate_connects)" = "$connects" ] || fail "the second run probed the stand-in ($connects -> $(gate_connects))"
+pass "gate on, second run: changed=0, no new connection at the stand-in ($connects)"
+
+# No secret of this section in its outputs (one refused run and the switch ran with -vvvv --diff) nor in msmtprc.
+"$PY" - "$STANDIN_DIR/state.json" "$G/leak-secrets" "$gate_password" "$gate_wrong_password" "$gate_wrong_secret" \
+  "$gate_app_secret" <<'EOF'
+import json, os, sys
+state = json.load(open(sys.argv[1]))
+os.umask(0o077)
+with open(sys.argv[2], "w", encoding="utf-8") as handle:
+    handle.writelines(s + "\n" for s in set(sys.argv[3:]) | set(state["access_tokens"]) | set(state["refresh_tokens"]))
+EOF
+gate_outputs=("$T"/out/gate_* "$system_rc")
+leaks=$(secret_leaks "$G/leak-secrets" "${gate_outputs[@]}") || fail "a secret leaked: $leaks"
+pass "gate section: no secret or token in ${#gate_outputs[@]} outputs (two of them -vvvv --diff) or $system_rc"
 
 echo "msmtp: all checks passed"
