@@ -82,10 +82,10 @@ class ActionModule(ActionBase):
             rows.append(row)
             if not row["ok"]:
                 failures.append((key, row))
+        failed = [dict(entry=key, **{k: row[k] for k in ("reason", "failed_stage", "hint", "reply")})
+                  for key, row in failures]
         result = dict(changed=False, verified=[k for k in new if k not in dict(failures)], unchanged=unchanged,
-                      checks=rows, failures=[dict(entry=key, **{k: row[k] for k in ("reason", "failed_stage", "hint",
-                                                                                     "reply")})
-                                             for key, row in failures])
+                      checks=rows, failures=failed)
         if failures:
             result.update(failed=True, msg=gate.failure_message(failures, args["switch"]))
         else:

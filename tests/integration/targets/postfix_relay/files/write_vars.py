@@ -75,8 +75,8 @@ def switch_account(account, ready, kind, main_password):
     elif kind == "nosp":
         app, secret = no_principal, no_principal["client_secret"]
     elif kind == "unreachable":
-        token_url = "https://localhost:%s/%s/oauth2/v2.0/token" % (os.environ["POSTFIX_RELAY_CLOSED_PORT"],
-                                                                    ready["tenant_id"])
+        closed_port = os.environ["POSTFIX_RELAY_CLOSED_PORT"]
+        token_url = "https://localhost:%s/%s/oauth2/v2.0/token" % (closed_port, ready["tenant_id"])
     elif kind != "good":
         raise SystemExit("unknown mode switch-%s" % kind)
     account("outlook", smtp["outlook"], granted["mailboxes"][1], [
