@@ -140,6 +140,10 @@ playbook check2.out main --check --diff || { cat "$work/check2.out"; fail "check
 playbook apply2.out main --diff || { tail -n 40 "$work/apply2.out"; fail "second apply failed"; }
 [ "$(recap_changed apply2.out)" = 0 ] || { grep -B3 '^changed' "$work/apply2.out"; fail "second run is not idempotent"; }
 [ "$(sum_main)" = "$main_sum" ] || fail "second run changed main.cf"
+# These vars turn the verified switch off (write_vars.py): no run logged in, and none redeemed the delegated
+# account's refresh token, which the stand-in (no --keep-refresh-tokens) would then refuse to the pipe.
+[ "$(standin_auth_count)" = 0 ] || fail "a run logged in at the stand-in although the switch is off"
+! grep -q 'grant_type=refresh_token' "$STANDIN_DIR/transcript.log" || fail "a run redeemed the refresh token"
 
 step "password account: sent by another user, From rewritten, Reply-To kept, vaulted secret, verified TLS"
 id nobody >/dev/null
