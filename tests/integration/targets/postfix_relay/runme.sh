@@ -4,7 +4,9 @@
 # verified TLS, OAuth2 through the msmtp pipe, implicit TLS, bad certificates (no credential sent, mail kept),
 # every generated password byte-exact, a stand-in outage (deferred, then delivered), a configuration that fails
 # postfix check (never goes live), a password Postfix cannot carry (refused before anything is written), and no
-# secret in any output, backup or file left behind. The previous Postfix configuration is restored on exit.
+# secret in any output, backup or file left behind; then the verified switch (files/verified_switch.sh): bad new
+# credentials are refused and change nothing, a good one switches. The previous Postfix configuration is restored
+# on exit.
 # shellcheck disable=SC2016  # single-quoted $ and backticks are literal on purpose (main.cf, messages)
 set -euo pipefail
 
@@ -29,6 +31,7 @@ maps=$conf/live-smtp
 pipe_dir=/var/lib/mailops-live-smtp/postfix
 store_dir=/var/lib/mailops-live-smtp/oauth2/live-smtp
 keepalive_cron=/etc/cron.d/mailops-live-smtp-token-live-smtp   # the oauth2_token role's keepalive job of the pipe user
+verify_state=/var/lib/mailops-live-smtp/verified/postfix_relay.json   # what the verified switch remembers
 
 # The role's pipe user and group (only when the role created them, by its comment): removed before, so check mode
 # meets a host without them as on a fresh machine, and after, so the test leaves no account behind.
@@ -50,14 +53,14 @@ restore() {
   postsuper -d ALL >/dev/null 2>&1 || true
   rm -f "$conf/main.cf"
   for f in main.cf master.cf; do [ ! -f "$work/orig/$f" ] || cp -p "$work/orig/$f" "$conf/$f"; done
-  rm -rf "$maps" "$pipe_dir" "$store_dir" "$work" "$keepalive_cron"
+  rm -rf "$maps" "$pipe_dir" "$store_dir" "$work" "$keepalive_cron" "$verify_state"
   remove_pipe_user
   exit "$rc"
 }
 trap 'restore $?' EXIT
 postfix stop >/dev/null 2>&1 || true
 postsuper -d ALL >/dev/null 2>&1 || true
-rm -rf "$maps" "$pipe_dir" "$store_dir" "$keepalive_cron"
+rm -rf "$maps" "$pipe_dir" "$store_dir" "$keepalive_cron" "$verify_state"
 remove_pipe_user
 getent passwd live-smtp >/dev/null && fail "a user live-smtp not made by the role exists; the test would change it"
 : > /var/log/postfix.log 2>/dev/null || true
@@ -73,7 +76,7 @@ main_password="Vaulted pass: #1 % \"q\" 'a' {{ not_templated }} \\ é"
   "$PY" "$here/files/accounts.py" "$work/generated.json" "$main_password" "$work/standin/pki/app.crt" \
     > "$work/standin-accounts.json"
 )
-standin_start "$work/standin" --lifetime 900 --scenarios outlook,implicit_tls,untrusted_cert,wrong_host_cert \
+standin_start "$work/standin" --lifetime 1800 --scenarios outlook,implicit_tls,untrusted_cert,wrong_host_cert \
   --accounts "$work/standin-accounts.json"
 # standin_start's own EXIT trap would hide our exit status from restore: replace it.
 trap 'rc=$?; standin_stop; restore $rc' EXIT
@@ -137,6 +140,10 @@ playbook check2.out main --check --diff || { cat "$work/check2.out"; fail "check
 playbook apply2.out main --diff || { tail -n 40 "$work/apply2.out"; fail "second apply failed"; }
 [ "$(recap_changed apply2.out)" = 0 ] || { grep -B3 '^changed' "$work/apply2.out"; fail "second run is not idempotent"; }
 [ "$(sum_main)" = "$main_sum" ] || fail "second run changed main.cf"
+# These vars turn the verified switch off (write_vars.py): no run logged in, and none redeemed the delegated
+# account's refresh token, which the stand-in (no --keep-refresh-tokens) would then refuse to the pipe.
+[ "$(standin_auth_count)" = 0 ] || fail "a run logged in at the stand-in although the switch is off"
+! grep -q 'grant_type=refresh_token' "$STANDIN_DIR/transcript.log" || fail "a run redeemed the refresh token"
 
 step "password account: sent by another user, From rewritten, Reply-To kept, vaulted secret, verified TLS"
 id nobody >/dev/null
@@ -337,5 +344,8 @@ done
 find "$maps" "$pipe_dir" /var/lib/mailops-live-smtp -type f -perm /o+r -print0 | xargs -0r grep -lF -f "$work/secrets" \
   > "$work/readable" || true
 [ ! -s "$work/readable" ] || { cat "$work/readable"; fail "a secret file is readable by others"; }
+
+# shellcheck source=files/verified_switch.sh
+. "$here/files/verified_switch.sh"
 
 step "all checks passed in $((SECONDS - start_time)) s"

@@ -18,7 +18,10 @@ accounts = [{"user": "appbox@outlook.com", "password": "app mailbox has no passw
             {"user": "implicit@outlook.com", "password": "implicit pw 465"}]
 accounts += [{"user": "g%d@outlook.com" % i, "password": p} for i, p in enumerate(generated["valid"])]
 # The granted app: a client secret made for this run and the stand-in's app certificate (it lands in
-# STATE_DIR/pki/app.crt, read when an assertion is checked).
+# STATE_DIR/pki/app.crt, read when an assertion is checked). The verified switch also tries an app whose token is
+# good but which Exchange does not know (no service principal): 535 5.7.3.
 apps = [{"name": "granted", "secrets": [{"value": secrets.token_urlsafe(30)}], "certificates": [sys.argv[3]],
-         "mailboxes": ["appbox@outlook.com", "appsecret@outlook.com"]}]
+         "mailboxes": ["appbox@outlook.com", "appsecret@outlook.com"]},
+        {"name": "no_service_principal", "secrets": [{"value": secrets.token_urlsafe(30)}],
+         "service_principal": False}]
 json.dump({"accounts": accounts, "apps": apps}, sys.stdout, ensure_ascii=False)
