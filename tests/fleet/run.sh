@@ -2,7 +2,8 @@
 # The fleet test (tests/fleet/README.md): Debian 12 and 13 hosts in network namespaces, reached over real SSH as an
 # unprivileged login with sudo; the stand-in answers for Microsoft's names through the hosts' DNS. Runs the check
 # playbook on every host and the roles on their groups (check mode first, apply, second run changed=0), sends mail
-# from every configured host and proves it arrived with the exact secret; prints SSH figures (never asserted).
+# from every configured host and proves it arrived with the exact secret; prints SSH figures (never asserted); then
+# migrates four hosts from a password to app-only OAuth2 with one of them broken (rolled back, the rollout stops).
 # Needs root. Stops everything it started on every exit path.
 # Environment: LIVE_SMTP_VENV (tools venv, via tests/lib/env.sh), LIVE_SMTP_WORK (staging dir), FLEET_KEEP=1 keeps
 # the run dir and the bed up after a failure for a look (then run it again: it cleans up first).
