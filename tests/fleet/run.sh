@@ -73,7 +73,7 @@ FLEET_ROOTFS_trixie=$(cat "$FLEET_RUN/rootfs-trixie")
 export FLEET_ROOTFS_bookworm FLEET_ROOTFS_trixie
 
 # name release address groups (blocked: drops outbound 587; missing: in the inventory, no host at that address).
-# The group migrate is in rollout order: two healthy hosts, deb13-a (broken before the migration), one after it.
+# The group migrate is in rollout order: two healthy hosts, deb13-a (broken before the migration), two after it.
 hosts=(
   "deb12-a bookworm 198.18.0.11 postfix_relay,migrate"
   "deb12-b bookworm 198.18.0.12 msmtp,migrate"
@@ -82,7 +82,7 @@ hosts=(
   "deb13-b trixie 198.18.0.22 msmtp,migrate"
   "deb13-c trixie 198.18.0.23 app_smtp"
   "blocked trixie 198.18.0.30 unconfigured"
-  "missing none 198.18.0.99 unconfigured"
+  "missing none 198.18.0.99 unconfigured,migrate"
 )
 standin_address=198.18.0.2
 
@@ -253,7 +253,7 @@ printf 'fleet figures:   one-task wait_for play: %s s\n' "$t_wait"
 printf 'fleet figures:   check playbook:         %s s\n' "$t_check"
 printf 'fleet figures:   check / wait_for:       %s\n' "$ratio"
 
-step "migration: the tenant mailbox from its password to app-only OAuth2 on deb12-a, deb12-b (msmtp), deb13-a (broken), deb13-b; serial 1, threshold 1"
+step "migration: the tenant mailbox from its password to app-only OAuth2 on deb12-a, deb12-b (msmtp), deb13-a (broken), deb13-b, missing; serial 1, threshold 1"
 migrated=(deb12-a deb12-b)
 broken=deb13-a
 after=deb13-b
@@ -315,7 +315,8 @@ diff "$FLEET_RUN/migrate-after.config.before" "$FLEET_RUN/migrate-after.config.a
 # The stand-in's records and the report, then no secret in any output or report.
 python "$here/verify.py" migrate "$STANDIN_DIR" "$FLEET_RUN/expect.json" "$FLEET_RUN/migrate-report/live_smtp_migrate.json" \
   "$auth_skip" deb12-a=migrated=198.18.0.11 deb12-b=migrated=198.18.0.12 \
-  "$broken=rolled_back=198.18.0.21=${message_ids#message-id=}" "$after=not_reached=198.18.0.22" ||
+  "$broken=rolled_back=198.18.0.21=${message_ids#message-id=}" "$after=not_reached=198.18.0.22" \
+  missing=not_reached=198.18.0.99 ||
   { tail -n 80 "$FLEET_RUN/migrate.out"; fail "the migration's effect or report is wrong"; }
 for format in json md junit.xml html; do
   [ -s "$FLEET_RUN/migrate-report/live_smtp_migrate.$format" ] || fail "live_smtp_migrate.$format is missing"
@@ -326,5 +327,15 @@ done
 python "$here/verify.py" leaks "$FLEET_RUN/expect.json" "$STANDIN_DIR" "$FLEET_RUN/migrate.out" \
   "$FLEET_RUN"/migrate-report/live_smtp_migrate.* "$FLEET_RUN"/check-mode.out "$FLEET_RUN"/apply.out "$FLEET_RUN"/check.out ||
   fail "a secret shows in the migration's output or reports"
-printf 'fleet figures: migration of 4 hosts (serial 1, threshold 1: 2 migrated, 1 rolled back, 1 not reached), -v: %s s\n' "$t_migrate"
+
+# A host that cannot be reached does not end the run before the report: it is kept (host_unreachable).
+rc=0
+auth_skip=$(wc -l < "$STANDIN_DIR/auth.jsonl")
+ansible-playbook mailops.live_smtp.migrate -e live_smtp_migrate_hosts=missing \
+  -e "live_smtp_migrate_report_dir=$FLEET_RUN/migrate-missing" > "$FLEET_RUN/migrate-missing.out" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || { tail -n 40 "$FLEET_RUN/migrate-missing.out"; fail "the migration of the missing host succeeded"; }
+python "$here/verify.py" migrate "$STANDIN_DIR" "$FLEET_RUN/expect.json" "$FLEET_RUN/migrate-missing/live_smtp_migrate.json" \
+  "$auth_skip" missing=kept:host_unreachable=198.18.0.99 ||
+  { tail -n 40 "$FLEET_RUN/migrate-missing.out"; fail "the migration's report of an unreachable host is wrong"; }
+printf 'fleet figures: migration of 5 hosts (serial 1, threshold 1: 2 migrated, 1 rolled back, 2 not reached), -v: %s s\n' "$t_migrate"
 step "passed"

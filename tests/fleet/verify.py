@@ -13,9 +13,10 @@ usage: verify.py upper NAME=UPPER_DIR=LOWER_DIR...
     dir (type, mode, owner, size, time), and directories only where they are new or differ in mode or owner (a
     directory is copied up unchanged when something is created in it). Left out: temporary dirs, Ansible's own
     remote temp dirs, Python caches and the login records sshd writes for every connection.
-usage: verify.py migrate STANDIN_DIR EXPECT_JSON REPORT_JSON AUTH_SKIP HOST=STATUS=ADDRESS[=MESSAGE_ID]...
+usage: verify.py migrate STANDIN_DIR EXPECT_JSON REPORT_JSON AUTH_SKIP HOST=STATUS[:REASON]=ADDRESS[=MESSAGE_ID]...
     after the migration playbook (the first AUTH_SKIP lines of auth.jsonl came before it): its JSON report has one
-    row per HOST with that migration STATUS (migrated, rolled_back, not_reached) and a reason (none when migrated);
+    row per HOST with that migration STATUS (migrated, rolled_back, not_reached, kept) and a reason (none when
+    migrated; REASON when given); a host kept or not reached sent no test message;
     a migrated host's test message arrived from ADDRESS by XOAUTH2 as the tenant mailbox, with an access token the
     stand-in issued to the fleet's app (state.json); a rolled back host's new login passed its check (an XOAUTH2
     login from ADDRESS, 235) and its test message (MESSAGE_ID, as the host's maillog names it) arrived once, by
@@ -181,6 +182,7 @@ def verify_migrate(state_dir, expect, report_path, auth_skip, items):
     seen_hosts = set()
     for item in items:
         host, status, address = item.split('=')[:3]
+        status, _, want_reason = status.partition(':')
         message_id = item.split('=', 3)[3] if item.count('=') >= 3 else None
         seen_hosts.add(host)
         got = rows.get(host, [])
@@ -191,7 +193,9 @@ def verify_migrate(state_dir, expect, report_path, auth_skip, items):
             row = got[0]
             reason_ok = {'migrated': row['reason'] is None and row['ok'],
                          'rolled_back': bool(row['reason']) and row['reason'].startswith('delivery_') and not row['ok'],
-                         'not_reached': row['reason'] == 'not_reached' and not row['ok']}[status]
+                         'not_reached': row['reason'] == 'not_reached' and not row['ok'],
+                         'kept': bool(row['reason']) and not row['ok']}[status]
+            reason_ok = reason_ok and (not want_reason or row['reason'] == want_reason)
             if not reason_ok or (status != 'migrated' and not row.get('hint')):
                 problems.append('%s: report row ok=%s reason=%s hint=%s does not fit %s'
                                 % (host, row['ok'], row['reason'], row.get('hint'), status))
@@ -199,9 +203,9 @@ def verify_migrate(state_dir, expect, report_path, auth_skip, items):
                   % (host, row.get('migration'), row['ok'], row['reason'], (row.get('hint') or '')[:160]))
         sent = [(info, h) for info, h in mails if h['subject'].startswith(MIGRATE_SUBJECT + host + ' ')]
         logins = [e for e in auth if e.get('peer') == address]
-        if status == 'not_reached':
-            if sent or logins:
-                problems.append('%s was not to be reached, yet %d test message(s) and %d login(s) came from it'
+        if status in ('not_reached', 'kept'):
+            if sent or (logins and status == 'not_reached'):
+                problems.append('%s did not move, yet %d test message(s) and %d login(s) came from it'
                                 % (host, len(sent), len(logins)))
             continue
         if len(sent) != 1:
