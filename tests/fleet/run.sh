@@ -321,13 +321,6 @@ python "$here/verify.py" migrate "$STANDIN_DIR" "$FLEET_RUN/expect.json" "$FLEET
 for format in json md junit.xml html; do
   [ -s "$FLEET_RUN/migrate-report/live_smtp_migrate.$format" ] || fail "live_smtp_migrate.$format is missing"
 done
-# The leak check finds what it looks for: the stand-in's own AUTH log holds the password and the tokens.
-! python "$here/verify.py" leaks "$FLEET_RUN/expect.json" "$STANDIN_DIR" "$STANDIN_DIR/auth.jsonl" >/dev/null ||
-  fail "the leak check finds no secret in the stand-in's auth.jsonl, which holds them"
-python "$here/verify.py" leaks "$FLEET_RUN/expect.json" "$STANDIN_DIR" "$FLEET_RUN/migrate.out" \
-  "$FLEET_RUN"/migrate-report/live_smtp_migrate.* "$FLEET_RUN"/check-mode.out "$FLEET_RUN"/apply.out "$FLEET_RUN"/check.out ||
-  fail "a secret shows in the migration's output or reports"
-
 # A host that cannot be reached does not end the run before the report: it is kept (host_unreachable).
 rc=0
 auth_skip=$(wc -l < "$STANDIN_DIR/auth.jsonl")
@@ -337,5 +330,13 @@ ansible-playbook mailops.live_smtp.migrate -e live_smtp_migrate_hosts=missing \
 python "$here/verify.py" migrate "$STANDIN_DIR" "$FLEET_RUN/expect.json" "$FLEET_RUN/migrate-missing/live_smtp_migrate.json" \
   "$auth_skip" missing=kept:host_unreachable=198.18.0.99 ||
   { tail -n 40 "$FLEET_RUN/migrate-missing.out"; fail "the migration's report of an unreachable host is wrong"; }
+# The leak check finds what it looks for: the stand-in's own AUTH log holds the password and the tokens.
+! python "$here/verify.py" leaks "$FLEET_RUN/expect.json" "$STANDIN_DIR" "$STANDIN_DIR/auth.jsonl" >/dev/null ||
+  fail "the leak check finds no secret in the stand-in's auth.jsonl, which holds them"
+python "$here/verify.py" leaks "$FLEET_RUN/expect.json" "$STANDIN_DIR" "$FLEET_RUN/migrate.out" \
+  "$FLEET_RUN"/migrate-report/live_smtp_migrate.* "$FLEET_RUN/migrate-missing.out" "$FLEET_RUN"/migrate-missing/live_smtp_migrate.* \
+  "$FLEET_RUN"/check-mode.out "$FLEET_RUN"/apply.out "$FLEET_RUN"/apply2.out "$FLEET_RUN"/send.out "$FLEET_RUN"/check.out ||
+  fail "a secret shows in the migration's output or reports"
+
 printf 'fleet figures: migration of 5 hosts (serial 1, threshold 1: 2 migrated, 1 rolled back, 2 not reached), -v: %s s\n' "$t_migrate"
 step "passed"
