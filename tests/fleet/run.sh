@@ -254,7 +254,6 @@ printf 'fleet figures:   check playbook:         %s s\n' "$t_check"
 printf 'fleet figures:   check / wait_for:       %s\n' "$ratio"
 
 step "migration: the tenant mailbox from its password to app-only OAuth2 on deb12-a, deb12-b (msmtp), deb13-a (broken), deb13-b, missing; serial 1, threshold 1"
-migrated=(deb12-a deb12-b)
 broken=deb13-a
 after=deb13-b
 # A firewall change nobody told the mail admin about: deb13-a drops outbound HTTPS of the Postfix pipe user only.
@@ -303,6 +302,7 @@ grep -q " $queue_id: .*relay=smtp-mail.outlook.com.*status=sent" "$FLEET_RUN/mig
 [ "$(fleet_exec deb12-a postconf -h default_transport)" = live-smtp-tenant ] ||
   fail "deb12-a does not relay through the tenant's OAuth2 pipe after the migration"
 fleet_exec deb12-a grep -q -- '-a tenant' /etc/postfix/master.cf || fail "deb12-a's master.cf has no pipe for tenant"
+# shellcheck disable=SC2016  # an awk program
 fleet_exec deb12-b awk '$1 == "account" {a = $2} a == "tenant" && $1 == "auth" {print $2}' /etc/msmtprc > "$FLEET_RUN/migrate-msmtp.auth"
 [ "$(cat "$FLEET_RUN/migrate-msmtp.auth")" = xoauth2 ] || fail "deb12-b's msmtp account tenant does not use XOAUTH2"
 

@@ -182,7 +182,7 @@ def verify_migrate(state_dir, expect, report_path, auth_skip, items):
     seen_hosts = set()
     for item in items:
         host, status, address = item.split('=')[:3]
-        status, _, want_reason = status.partition(':')
+        status, want_reason = (status.split(':', 1) + [''])[:2]
         message_id = item.split('=', 3)[3] if item.count('=') >= 3 else None
         seen_hosts.add(host)
         got = rows.get(host, [])
