@@ -2,7 +2,8 @@
 # The fleet test (tests/fleet/README.md): Debian 12 and 13 hosts in network namespaces, reached over real SSH as an
 # unprivileged login with sudo; the stand-in answers for Microsoft's names through the hosts' DNS. Runs the check
 # playbook on every host and the roles on their groups (check mode first, apply, second run changed=0), sends mail
-# from every configured host and proves it arrived with the exact secret; prints SSH figures (never asserted).
+# from every configured host and proves it arrived with the exact secret; prints SSH figures (never asserted); then
+# migrates four hosts from a password to app-only OAuth2 with one of them broken (rolled back, the rollout stops).
 # Needs root. Stops everything it started on every exit path.
 # Environment: LIVE_SMTP_VENV (tools venv, via tests/lib/env.sh), LIVE_SMTP_WORK (staging dir), FLEET_KEEP=1 keeps
 # the run dir and the bed up after a failure for a look (then run it again: it cleans up first).
@@ -71,16 +72,17 @@ FLEET_ROOTFS_bookworm=$(cat "$FLEET_RUN/rootfs-bookworm")
 FLEET_ROOTFS_trixie=$(cat "$FLEET_RUN/rootfs-trixie")
 export FLEET_ROOTFS_bookworm FLEET_ROOTFS_trixie
 
-# name release address groups (blocked: drops outbound 587; missing: in the inventory, no host at that address)
+# name release address groups (blocked: drops outbound 587; missing: in the inventory, no host at that address).
+# The group migrate is in rollout order: two healthy hosts, deb13-a (broken before the migration), two after it.
 hosts=(
-  "deb12-a bookworm 198.18.0.11 postfix_relay"
-  "deb12-b bookworm 198.18.0.12 msmtp"
+  "deb12-a bookworm 198.18.0.11 postfix_relay,migrate"
+  "deb12-b bookworm 198.18.0.12 msmtp,migrate"
   "deb12-c bookworm 198.18.0.13 app_smtp"
-  "deb13-a trixie 198.18.0.21 postfix_relay"
-  "deb13-b trixie 198.18.0.22 msmtp"
+  "deb13-a trixie 198.18.0.21 postfix_relay,migrate"
+  "deb13-b trixie 198.18.0.22 msmtp,migrate"
   "deb13-c trixie 198.18.0.23 app_smtp"
   "blocked trixie 198.18.0.30 unconfigured"
-  "missing none 198.18.0.99 unconfigured"
+  "missing none 198.18.0.99 unconfigured,migrate"
 )
 standin_address=198.18.0.2
 
@@ -111,7 +113,7 @@ for entry in "${hosts[@]}"; do
     blocked) fleet_host_up "$name" "$release" "$address" blocked 8>&-; addresses+=("$address") ;;
     *) fleet_host_up "$name" "$release" "$address" 8>&-; addresses+=("$address") ;;
   esac
-  hosts_json+=("{\"name\": \"$name\", \"address\": \"$address\", \"groups\": [\"$groups\"]}")
+  hosts_json+=("{\"name\": \"$name\", \"address\": \"$address\", \"groups\": [\"${groups//,/\", \"}\"]}")
 done
 fleet_wait_ssh "${addresses[@]}"
 (IFS=,; echo "[${hosts_json[*]}]") > "$FLEET_RUN/hosts.json"
@@ -250,4 +252,91 @@ printf 'fleet figures: SSH fleet of 7 hosts (Debian 12 and 13), 2 accounts each,
 printf 'fleet figures:   one-task wait_for play: %s s\n' "$t_wait"
 printf 'fleet figures:   check playbook:         %s s\n' "$t_check"
 printf 'fleet figures:   check / wait_for:       %s\n' "$ratio"
+
+step "migration: the tenant mailbox from its password to app-only OAuth2 on deb12-a, deb12-b (msmtp), deb13-a (broken), deb13-b, missing; serial 1, threshold 1"
+broken=deb13-a
+after=deb13-b
+# A firewall change nobody told the mail admin about: deb13-a drops outbound HTTPS of the Postfix pipe user only.
+# The new login passes the check (it runs as root), but the pipe's msmtp cannot get a token: delivery is deferred.
+printf '%s\n' 'table inet fleet_pipe_egress {' '  chain output {' '    type filter hook output priority 0; policy accept;' \
+  '    meta skuid live-smtp tcp dport 443 drop' '  }' '}' | fleet_exec "$broken" nft -f /dev/fd/0 ||
+  fail "could not load the pipe user's firewall rule on $broken"
+config_state() {  # NAME: sha256 of the relay's configuration files (not the binary maps postmap rebuilds)
+  fleet_exec "$1" sh -c 'find /etc/postfix /etc/msmtprc /etc/mailops-live-smtp /var/lib/mailops-live-smtp/postfix \
+    /var/lib/mailops-live-smtp/verified -type f ! -name "*.db" ! -name "*.lmdb" 2>/dev/null | sort | xargs -r sha256sum'
+}
+config_state "$broken" > "$FLEET_RUN/migrate-broken.before"
+grep -q '/etc/postfix/live-smtp/sasl_passwd$' "$FLEET_RUN/migrate-broken.before" ||
+  fail "$broken has no sasl_passwd before the migration: nothing to roll back to"
+python "$here/verify.py" upper "$after=$FLEET_RUN/hosts/$after/upper=$(host_rootfs "$after")" > "$FLEET_RUN/migrate-after.before"
+config_state "$after" > "$FLEET_RUN/migrate-after.config.before"
+auth_skip=$(wc -l < "$STANDIN_DIR/auth.jsonl")
+rc=0
+migrate_start=$(date +%s.%N)
+ansible-playbook mailops.live_smtp.migrate -v -e live_smtp_migrate_hosts=migrate -e live_smtp_migrate_serial=1 \
+  -e live_smtp_migrate_max_failures=1 -e "live_smtp_migrate_report_dir=$FLEET_RUN/migrate-report" \
+  > "$FLEET_RUN/migrate.out" 2>&1 || rc=$?
+t_migrate=$(python -c "import sys, time; print('%.1f' % (time.time() - float(sys.argv[1])))" "$migrate_start")
+[ "$rc" -ne 0 ] || { tail -n 60 "$FLEET_RUN/migrate.out"; fail "the migration succeeded although $broken cannot deliver"; }
+grep -E '^(deb|blocked|missing)' "$FLEET_RUN/migrate.out" | grep -E 'ok=' || true
+
+# The broken host: the same configuration as before, its test message delivered after the rollback, nothing queued.
+config_state "$broken" > "$FLEET_RUN/migrate-broken.after"
+diff "$FLEET_RUN/migrate-broken.before" "$FLEET_RUN/migrate-broken.after" ||
+  { tail -n 80 "$FLEET_RUN/migrate.out"; fail "$broken's relay configuration differs after the rollback (diff above)"; }
+fleet_exec "$broken" postqueue -p > "$FLEET_RUN/migrate-broken.queue" 2>&1 || true
+grep -q 'Mail queue is empty' "$FLEET_RUN/migrate-broken.queue" ||
+  { cat "$FLEET_RUN/migrate-broken.queue"; fail "$broken's queue is not empty after the rollback"; }
+fleet_exec "$broken" cat /var/log/postfix.log > "$FLEET_RUN/migrate-broken.maillog"
+message_ids=$(grep -o 'message-id=<live-smtp-migrate\.[^>]*>' "$FLEET_RUN/migrate-broken.maillog" | sort -u)
+[ "$(printf '%s\n' "$message_ids" | grep -c .)" -eq 1 ] || fail "$broken queued $(printf '%s\n' "$message_ids" | grep -c .) test messages, 1 expected"
+queue_id=$(grep -F "$message_ids" "$FLEET_RUN/migrate-broken.maillog" | sed -n 's/.*: \([0-9A-Za-z]*\): message-id=.*/\1/p' | head -n1)
+# First deferred through the OAuth2 pipe (no token), then sent through the relayhost with the password.
+grep " $queue_id: " "$FLEET_RUN/migrate-broken.maillog" | grep -o 'relay=[^,]*, .*status=[a-z]*' | sed 's/^/fleet: '"$broken"' /' || true
+grep -q " $queue_id: .*relay=live-smtp-tenant.*status=deferred" "$FLEET_RUN/migrate-broken.maillog" ||
+  fail "$broken's test message $queue_id was not deferred by the OAuth2 pipe"
+grep -q " $queue_id: .*relay=smtp-mail.outlook.com.*status=sent" "$FLEET_RUN/migrate-broken.maillog" ||
+  fail "$broken's test message $queue_id was not sent through the relayhost after the rollback"
+
+# The healthy hosts relay with the OAuth2 account now: Postfix through the pipe, msmtp with XOAUTH2.
+[ "$(fleet_exec deb12-a postconf -h default_transport)" = live-smtp-tenant ] ||
+  fail "deb12-a does not relay through the tenant's OAuth2 pipe after the migration"
+fleet_exec deb12-a grep -q -- '-a tenant' /etc/postfix/master.cf || fail "deb12-a's master.cf has no pipe for tenant"
+# shellcheck disable=SC2016  # an awk program
+fleet_exec deb12-b awk '$1 == "account" {a = $2} a == "tenant" && $1 == "auth" {print $2}' /etc/msmtprc > "$FLEET_RUN/migrate-msmtp.auth"
+[ "$(cat "$FLEET_RUN/migrate-msmtp.auth")" = xoauth2 ] || fail "deb12-b's msmtp account tenant does not use XOAUTH2"
+
+# The host after the threshold: its overlay and configuration as before (no verified state, no file touched).
+python "$here/verify.py" upper "$after=$FLEET_RUN/hosts/$after/upper=$(host_rootfs "$after")" > "$FLEET_RUN/migrate-after.after"
+diff "$FLEET_RUN/migrate-after.before" "$FLEET_RUN/migrate-after.after" || fail "the migration touched $after (diff above)"
+config_state "$after" > "$FLEET_RUN/migrate-after.config.after"
+diff "$FLEET_RUN/migrate-after.config.before" "$FLEET_RUN/migrate-after.config.after" || fail "$after's configuration changed"
+
+# The stand-in's records and the report, then no secret in any output or report.
+python "$here/verify.py" migrate "$STANDIN_DIR" "$FLEET_RUN/expect.json" "$FLEET_RUN/migrate-report/live_smtp_migrate.json" \
+  "$auth_skip" deb12-a=migrated=198.18.0.11 deb12-b=migrated=198.18.0.12 \
+  "$broken=rolled_back=198.18.0.21=${message_ids#message-id=}" "$after=not_reached=198.18.0.22" \
+  missing=not_reached=198.18.0.99 ||
+  { tail -n 80 "$FLEET_RUN/migrate.out"; fail "the migration's effect or report is wrong"; }
+for format in json md junit.xml html; do
+  [ -s "$FLEET_RUN/migrate-report/live_smtp_migrate.$format" ] || fail "live_smtp_migrate.$format is missing"
+done
+# A host that cannot be reached does not end the run before the report: it is kept (host_unreachable).
+rc=0
+auth_skip=$(wc -l < "$STANDIN_DIR/auth.jsonl")
+ansible-playbook mailops.live_smtp.migrate -e live_smtp_migrate_hosts=missing \
+  -e "live_smtp_migrate_report_dir=$FLEET_RUN/migrate-missing" > "$FLEET_RUN/migrate-missing.out" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || { tail -n 40 "$FLEET_RUN/migrate-missing.out"; fail "the migration of the missing host succeeded"; }
+python "$here/verify.py" migrate "$STANDIN_DIR" "$FLEET_RUN/expect.json" "$FLEET_RUN/migrate-missing/live_smtp_migrate.json" \
+  "$auth_skip" missing=kept:host_unreachable=198.18.0.99 ||
+  { tail -n 40 "$FLEET_RUN/migrate-missing.out"; fail "the migration's report of an unreachable host is wrong"; }
+# The leak check finds what it looks for: the stand-in's own AUTH log holds the password and the tokens.
+! python "$here/verify.py" leaks "$FLEET_RUN/expect.json" "$STANDIN_DIR" "$STANDIN_DIR/auth.jsonl" >/dev/null ||
+  fail "the leak check finds no secret in the stand-in's auth.jsonl, which holds them"
+python "$here/verify.py" leaks "$FLEET_RUN/expect.json" "$STANDIN_DIR" "$FLEET_RUN/migrate.out" \
+  "$FLEET_RUN"/migrate-report/live_smtp_migrate.* "$FLEET_RUN/migrate-missing.out" "$FLEET_RUN"/migrate-missing/live_smtp_migrate.* \
+  "$FLEET_RUN"/check-mode.out "$FLEET_RUN"/apply.out "$FLEET_RUN"/apply2.out "$FLEET_RUN"/send.out "$FLEET_RUN"/check.out ||
+  fail "a secret shows in the migration's output or reports"
+
+printf 'fleet figures: migration of 5 hosts (serial 1, threshold 1: 2 migrated, 1 rolled back, 2 not reached), -v: %s s\n' "$t_migrate"
 step "passed"

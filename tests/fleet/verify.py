@@ -13,6 +13,17 @@ usage: verify.py upper NAME=UPPER_DIR=LOWER_DIR...
     dir (type, mode, owner, size, time), and directories only where they are new or differ in mode or owner (a
     directory is copied up unchanged when something is created in it). Left out: temporary dirs, Ansible's own
     remote temp dirs, Python caches and the login records sshd writes for every connection.
+usage: verify.py migrate STANDIN_DIR EXPECT_JSON REPORT_JSON AUTH_SKIP HOST=STATUS[:REASON]=ADDRESS[=MESSAGE_ID]...
+    after the migration playbook (the first AUTH_SKIP lines of auth.jsonl came before it): its JSON report has one
+    row per HOST with that migration STATUS (migrated, rolled_back, not_reached, kept) and a reason (none when
+    migrated; REASON when given); a host kept or not reached sent no test message;
+    a migrated host's test message arrived from ADDRESS by XOAUTH2 as the tenant mailbox, with an access token the
+    stand-in issued to the fleet's app (state.json); a rolled back host's new login passed its check (an XOAUTH2
+    login from ADDRESS, 235) and its test message (MESSAGE_ID, as the host's maillog names it) arrived once, by
+    LOGIN with the vaulted password; a host not reached sent nothing and logged in nowhere.
+usage: verify.py leaks EXPECT_JSON STANDIN_DIR FILE...
+    no FILE holds a secret: the vaulted password, refresh token and client secret, or any access token the
+    stand-in issued.
 Exit 1 with every problem listed.
 """
 
@@ -122,6 +133,133 @@ def verify_report(path, ok_hosts, failing):
     return problems
 
 
+MIGRATE_SUBJECT = 'mailops.live_smtp migration test from '
+
+
+def read_mails(state_dir):
+    """[(meta, {header: value})] of every accepted message."""
+    mails = []
+    for meta in sorted(glob.glob(state_dir + '/mail/*.json')):
+        info = json.load(open(meta, encoding='utf-8'))
+        with open(meta[:-5] + '.eml', encoding='utf-8', errors='replace') as handle:
+            head = handle.read().split('\n\n', 1)[0].replace('\r', '')
+        headers = {}
+        for line in head.splitlines():
+            if ':' in line and not line[:1].isspace():
+                name, value = line.split(':', 1)
+                headers.setdefault(name.strip().lower(), value.strip())
+        mails.append((info, headers))
+    return mails
+
+
+def verify_migrate(state_dir, expect, report_path, auth_skip, items):
+    problems = []
+    state = json.load(open(state_dir + '/state.json', encoding='utf-8'))
+    auth = load_auth(state_dir)[auth_skip:]
+    mails = [(info, h) for info, h in read_mails(state_dir) if h.get('subject', '').startswith(MIGRATE_SUBJECT)]
+    report = json.load(open(report_path, encoding='utf-8'))
+    rows = {}
+    for row in report['checks']:
+        rows.setdefault(row['host'], []).append(row)
+    if report.get('kind') != 'migration' or report.get('ok') is not False:
+        problems.append('the report is not a failed migration report: kind=%s ok=%s'
+                        % (report.get('kind'), report.get('ok')))
+
+    def app_token(entry):
+        token = entry.get('secret') or ''
+        if token not in state.get('access_tokens', {}):
+            token = bearer(token)
+        return state.get('access_tokens', {}).get(token)
+
+    # Every XOAUTH2 login of the tenant mailbox during the migration (checks and test messages) carried a token
+    # the stand-in issued to the fleet's app, and was accepted.
+    for entry in auth:
+        if (entry.get('mechanism') or '').upper() == 'XOAUTH2' and entry.get('user', '').lower() == expect['tenant']:
+            issued = app_token(entry) or {}
+            if entry.get('code') != 235 or issued.get('app') != expect['app_client_id']:
+                problems.append('an XOAUTH2 login of %s from %s (code %s) carried a token not issued to the app %s'
+                                % (expect['tenant'], entry.get('peer'), entry.get('code'), expect['app_client_id']))
+    seen_hosts = set()
+    for item in items:
+        host, status, address = item.split('=')[:3]
+        status, want_reason = (status.split(':', 1) + [''])[:2]
+        message_id = item.split('=', 3)[3] if item.count('=') >= 3 else None
+        seen_hosts.add(host)
+        got = rows.get(host, [])
+        if len(got) != 1 or got[0].get('migration') != status:
+            problems.append('%s: expected one report row with migration=%s, got %s'
+                            % (host, status, [(r.get('migration'), r.get('reason')) for r in got]))
+        else:
+            row = got[0]
+            reason_ok = {'migrated': row['reason'] is None and row['ok'],
+                         'rolled_back': bool(row['reason']) and row['reason'].startswith('delivery_') and not row['ok'],
+                         'not_reached': row['reason'] == 'not_reached' and not row['ok'],
+                         'kept': bool(row['reason']) and not row['ok']}[status]
+            reason_ok = reason_ok and (not want_reason or row['reason'] == want_reason)
+            if not reason_ok or (status != 'migrated' and not row.get('hint')):
+                problems.append('%s: report row ok=%s reason=%s hint=%s does not fit %s'
+                                % (host, row['ok'], row['reason'], row.get('hint'), status))
+            print('verify: migrate report %s: migration=%s ok=%s reason=%s hint=%s'
+                  % (host, row.get('migration'), row['ok'], row['reason'], (row.get('hint') or '')[:160]))
+        sent = [(info, h) for info, h in mails if h['subject'].startswith(MIGRATE_SUBJECT + host + ' ')]
+        logins = [e for e in auth if e.get('peer') == address]
+        if status in ('not_reached', 'kept'):
+            if sent or (logins and status == 'not_reached'):
+                problems.append('%s did not move, yet %d test message(s) and %d login(s) came from it'
+                                % (host, len(sent), len(logins)))
+            continue
+        if len(sent) != 1:
+            problems.append('%s: %d test messages arrived, 1 expected' % (host, len(sent)))
+            continue
+        info, headers = sent[0]
+        conn = [e for e in auth if e.get('conn') == info.get('conn') and e.get('code') == 235]
+        if info.get('peer') != address or len(conn) != 1 or not info.get('tls'):
+            problems.append('%s: its test message came from %s over tls=%s with %d accepted login(s) on its '
+                            'connection' % (host, info.get('peer'), info.get('tls'), len(conn)))
+            continue
+        login = conn[0]
+        print('verify: migrate %s: test message %s arrived from %s: user=%s mechanism=%s tls=%s'
+              % (host, headers.get('message-id'), info['peer'], info['user'], info['mechanism'], info['tls']))
+        if info['user'].lower() != expect['tenant']:
+            problems.append('%s: the test message arrived as %s, not %s' % (host, info['user'], expect['tenant']))
+        if status == 'migrated':
+            issued = app_token(login) or {}
+            if info['mechanism'].upper() != 'XOAUTH2' or issued.get('app') != expect['app_client_id']:
+                problems.append('%s: the test message arrived by %s, not XOAUTH2 with a token of the app'
+                                % (host, info['mechanism']))
+        else:
+            if info['mechanism'].upper() != 'LOGIN' or login.get('secret') != expect['password']:
+                problems.append('%s: the test message arrived by %s, not LOGIN with the vaulted password'
+                                % (host, info['mechanism']))
+            if message_id and headers.get('message-id') != message_id:
+                problems.append('%s: the message that arrived has Message-ID %s, the host queued %s'
+                                % (host, headers.get('message-id'), message_id))
+            checked = [e for e in logins if (e.get('mechanism') or '').upper() == 'XOAUTH2' and e.get('code') == 235]
+            if not checked:
+                problems.append('%s: no accepted XOAUTH2 login from it: its new login did not pass a check' % host)
+    extra = sorted(host for host in rows if host not in seen_hosts)
+    if extra:
+        problems.append('unexpected hosts in the report: %s' % ', '.join(extra))
+    return problems
+
+
+def verify_leaks(expect, state_dir, files):
+    state = json.load(open(state_dir + '/state.json', encoding='utf-8'))
+    needles = [s for s in expect['secrets'] + list(state.get('access_tokens', {})) if s]
+    problems = []
+    for path in files:
+        with open(path, encoding='utf-8', errors='replace') as handle:
+            text = handle.read()
+        for needle in needles:
+            # The password also as Ansible would show a JSON-escaped string.
+            for form in (needle, json.dumps(needle)[1:-1], needle[:24]):
+                if form in text:
+                    problems.append('%s holds a secret (%s...)' % (path, needle[:4]))
+                    break
+    print('verify: %d file(s) searched for %d secrets' % (len(files), len(needles)))
+    return problems
+
+
 def upper_state(name, upper, lower):
     lines = []
     for top, dirs, files in os.walk(upper):
@@ -155,6 +293,11 @@ def main():
     if sys.argv[1] == 'mail':
         expect = json.load(open(sys.argv[3], encoding='utf-8'))
         problems = verify_mail(sys.argv[2], expect, sys.argv[4:])
+    elif sys.argv[1] == 'migrate':
+        expect = json.load(open(sys.argv[3], encoding='utf-8'))
+        problems = verify_migrate(sys.argv[2], expect, sys.argv[4], int(sys.argv[5]), sys.argv[6:])
+    elif sys.argv[1] == 'leaks':
+        problems = verify_leaks(json.load(open(sys.argv[2], encoding='utf-8')), sys.argv[3], sys.argv[4:])
     else:
         args = sys.argv[3:]
         cut = args.index('--')

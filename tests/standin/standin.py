@@ -974,6 +974,9 @@ class SmtpSession:
         self.user = None
         self.mechanism = None
         self.conn_id = server.next_conn_id()
+        # The client's address, recorded with each AUTH and message (tests tell their clients apart by it).
+        peer = writer.get_extra_info('peername')
+        self.peer = peer[0] if peer else None
         self.reset()
 
     def reset(self):
@@ -1119,7 +1122,8 @@ class SmtpSession:
 
     def record_auth(self, mechanism, user, secret_raw, code, reply, initial_response, secret_b64=None):
         entry = {'time': utcnow().isoformat(), 'scenario': self.scenario.name, 'mechanism': mechanism, 'user': user,
-                 'secret': None, 'tls': self.tls, 'code': code, 'reply': reply, 'initial_response': initial_response}
+                 'secret': None, 'tls': self.tls, 'code': code, 'reply': reply, 'initial_response': initial_response,
+                 'conn': self.conn_id, 'peer': self.peer}
         if secret_raw is not None:
             try:
                 entry['secret'] = secret_raw.decode('utf-8')
@@ -1347,7 +1351,7 @@ class SmtpSession:
         number = self.server.store_message(message, {
             'mail_from': self.mail_from, 'rcpt_to': self.rcpt_to, 'user': self.user, 'mechanism': self.mechanism,
             'tls': self.tls, 'scenario': self.scenario.name, 'helo': self.helo, 'size': len(message),
-            'params': self.mail_params, 'time': utcnow().isoformat()})
+            'params': self.mail_params, 'time': utcnow().isoformat(), 'conn': self.conn_id, 'peer': self.peer})
         self.reset()
         await self.reply('250 2.0.0 OK <standin-%d@%s> [Hostname=%s]' % (number, self.server.hostname,
                                                                          self.server.hostname))
