@@ -580,6 +580,8 @@ connects=$(gate_connects)
 [ "$(gate_play gate_app -e gate_case=app --diff -vvvv)" -gt 0 ] || fail "the switch to app-only changed nothing"
 [ "$(gate_connects)" -gt "$connects" ] || fail "the app-only account was not checked before it was written"
 awk '/^account live$/,/^$/' "$system_rc" | grep -qx 'auth xoauth2' || fail "$system_rc: account live is not XOAUTH2"
+# The old password stays nowhere once no account reads it.
+[ ! -e "$G/secrets/system/live" ] || fail "the old password file of account live was left behind after the switch to OAuth2"
 send gate_app root -a live rcpt@example.net
 [ "$rc" = 0 ] || fail "gate_app: $(cat "$T/out/gate_app.err")"
 check_delivery gate_app XOAUTH2 ""
