@@ -155,7 +155,8 @@ stage_bench() {
   timeout 600 bash "$ROOT/tests/bench/playbook_overhead.sh" --runs 1 ||
     echo "bench: playbook_overhead did not complete (informational only)"
   # What the verified switch costs a postfix_relay run (host Postfix, its target's lock; tests/bench/verified_switch.sh).
-  timeout 900 bash "$ROOT/tests/bench/verified_switch.sh" --runs 3 ||
+  # One run of each kind keeps the suite within its time goal; medians of 3 by hand (tests/bench/README.md).
+  timeout 900 bash "$ROOT/tests/bench/verified_switch.sh" --runs 1 ||
     echo "bench: verified_switch did not complete (informational only)"
 }
 
