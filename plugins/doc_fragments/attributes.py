@@ -20,3 +20,12 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in C(check_mode)), when in diff mode.
 """
+
+    # The modules that are an action plugin on the controller (their module file holds only the documentation).
+    ACTION = r"""
+options: {}
+attributes:
+  action:
+    support: full
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+"""

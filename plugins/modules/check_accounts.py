@@ -24,15 +24,13 @@ author:
   - mailops.live_smtp maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.live_smtp.attributes
+  - mailops.live_smtp.attributes.action
 attributes:
   check_mode:
     support: full
     details: The module runs in check mode (a test message is not sent); O(prometheus_file) is not written.
   diff_mode:
     support: none
-  action:
-    support: full
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
 options:
   accounts:
     description: The accounts, in the shared vocabulary (C(live_smtp_accounts)); completed by the same rules as the roles.

@@ -24,15 +24,13 @@ author:
   - mailops.live_smtp maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.live_smtp.attributes
+  - mailops.live_smtp.attributes.action
 attributes:
   check_mode:
     support: full
     details: Writes the reports in check mode too when the task sets C(check_mode=false), as the playbook does.
   diff_mode:
     support: none
-  action:
-    support: full
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
 options:
   result_var:
     description: The variable M(mailops.live_smtp.check_accounts) was registered as, on every play host.

@@ -29,15 +29,13 @@ author:
   - mailops.live_smtp maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.live_smtp.attributes
+  - mailops.live_smtp.attributes.action
 attributes:
   check_mode:
     support: full
     details: Nothing is probed and nothing is written; O(step=verify) reports which accounts a real run would check.
   diff_mode:
     support: none
-  action:
-    support: full
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
 options:
   step:
     description: V(verify) checks the new settings before a role writes them, V(record) remembers them once live.

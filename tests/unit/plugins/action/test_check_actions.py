@@ -1,18 +1,20 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The check playbook's action plugins: their documented options are the options they accept."""
+"""The action plugins: their documented options are the options they accept."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from ansible_collections.mailops.live_smtp.plugins.action import check_accounts, check_report
+from ansible_collections.mailops.live_smtp.plugins.action import check_accounts, check_report, credential_gate
 from ansible_collections.mailops.live_smtp.plugins.modules import check_accounts as check_accounts_doc
 from ansible_collections.mailops.live_smtp.plugins.modules import check_report as check_report_doc
+from ansible_collections.mailops.live_smtp.plugins.modules import credential_gate as credential_gate_doc
 
 
-@pytest.mark.parametrize("action, doc", [(check_accounts, check_accounts_doc), (check_report, check_report_doc)])
+@pytest.mark.parametrize("action, doc", [(check_accounts, check_accounts_doc), (check_report, check_report_doc),
+                                         (credential_gate, credential_gate_doc)])
 def test_documented_options_match_the_argument_spec(action, doc):
     options = yaml.safe_load(doc.DOCUMENTATION)["options"]
     assert set(options) == set(action.ARGUMENT_SPEC) == set(action.ActionModule._VALID_ARGS)
